@@ -1,0 +1,20 @@
+//! The Interview Platform engine. Everything but window glue lives here, so the desktop app,
+//! the headless server and the tests all drive the same code.
+
+pub mod agent;
+pub mod app;
+pub mod db;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod paths;
+pub mod rooms;
+
+pub use app::{App, AppInfo, AppOptions, RoomServer};
+pub use engine::EngineStatus;
+pub use error::{Error, ErrorBody, ErrorCode};
+pub use rooms::RoomSummary;
+
+/// The product's version, shared by every binary of the workspace.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs the whole test suite: formatting, lints, Rust tests
+# against a real Docker engine and SQLite file, UI checks and unit tests, the room page in
+# Chromium, and the desktop window under Xvfb through WebDriver. Prints each step's time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+artifacts=$root/artifacts
+mkdir -p "$artifacts"
+
+timings=()
+step() {
+  local name=$1; shift
+  printf '\n\033[1m==> %s\033[0m\n' "$name"
+  local start=$SECONDS
+  "$@"
+  local took=$((SECONDS - start))
+  timings+=("$(printf '%-28s %4ds' "$name" "$took")")
+}
+report() {
+  printf '\nStep timings:\n'
+  for t in "${timings[@]}"; do printf '  %s\n' "$t"; done
+  printf '  %-28s %4ds\n' total "$SECONDS"
+}
+trap report EXIT
+
+setup() { bash scripts/setup.sh test; }
+images() { bash scripts/build-test-images.sh; }
+ui_build() { (cd ui && npm run build --silent); }
+fmt() { cargo fmt --all -- --check; }
+clippy() { cargo clippy --workspace --all-targets --locked -- -D warnings; }
+insider_static() {
+  INTERVIEW_PLATFORM_INSIDER=$(bash scripts/build-insider.sh)
+  export INTERVIEW_PLATFORM_INSIDER
+  file "$INTERVIEW_PLATFORM_INSIDER" | grep -Eq 'static(-pie)? linked|statically linked' \
+    || { echo "insider is not static: $(file "$INTERVIEW_PLATFORM_INSIDER")"; return 1; }
+}
+rust_tests() { cargo test --workspace --locked; }
+ui_checks() { (cd ui && npm run --silent check && npm run --silent lint && npm test --silent); }
+server_build() { cargo build -p backend --bin interview-platform-server --locked --quiet; }
+browser_e2e() {
+  INTERVIEW_PLATFORM_SERVER=$target_dir/debug/interview-platform-server ARTIFACTS=$artifacts \
+    node --test ui/e2e/room-page.test.mjs
+}
+desktop_build() {
+  (cd src-tauri && ../ui/node_modules/.bin/tauri build --no-bundle --ci)
+  cp "$INTERVIEW_PLATFORM_INSIDER" "$target_dir/release/insider"
+}
+desktop_e2e() {
+  INTERVIEW_PLATFORM_APP=$target_dir/release/interview-platform ARTIFACTS=$artifacts \
+    xvfb-run -a -s "-screen 0 1280x800x24" node --test ui/e2e/desktop.test.mjs
+}
+
+step "install what is missing" setup
+step "offline test images" images
+step "ui build" ui_build
+step "cargo fmt" fmt
+step "cargo clippy" clippy
+step "static insider" insider_static
+step "rust tests" rust_tests
+step "ui check, lint, vitest" ui_checks
+step "headless server build" server_build
+step "room page in chromium" browser_e2e
+step "desktop release build" desktop_build
+step "desktop window (webdriver)" desktop_e2e
+printf '\nAll steps passed. Screenshots: %s\n' "$artifacts"

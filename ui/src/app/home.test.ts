@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { HomeState, type DesktopApi } from './home.svelte';
+import type { RoomSummary } from '../lib/ipc/bindings';
+
+const room: RoomSummary = {
+  id: 'r_7f3a',
+  name: 'Backend pairing',
+  language: 'python',
+  status: 'ready',
+  error: null,
+  created_at: 1_764_000_000_000,
+};
+
+function api(overrides: Partial<DesktopApi> = {}): DesktopApi {
+  return {
+    engineStatus: async () => ({
+      status: 'ok',
+      data: {
+        state: 'ready',
+        endpoint: 'unix:///var/run/docker.sock',
+        version: '20.10.24',
+        api_version: '1.41',
+        os: 'linux',
+        arch: 'x86_64',
+      },
+    }),
+    listRooms: async () => ({ status: 'ok', data: [room] }),
+    appInfo: async () => ({
+      version: '0.1.0',
+      data_dir: '/tmp/x',
+      room_server: { url: 'http://127.0.0.1:7417', error: null },
+    }),
+    ...overrides,
+  };
+}
+
+describe('HomeState', () => {
+  it('loads engine, rooms and app info', async () => {
+    const home = new HomeState(api());
+    await home.load();
+    expect(home.engine).toMatchObject({ state: 'ready', version: '20.10.24' });
+    expect(home.rooms).toEqual([room]);
+    expect(home.info?.room_server.url).toBe('http://127.0.0.1:7417');
+    expect(home.checkingEngine).toBe(false);
+  });
+
+  it('shows the backend message when rooms cannot be read', async () => {
+    const home = new HomeState(
+      api({
+        listRooms: async () => ({
+          status: 'error',
+          error: { code: 'database', message: 'database error: disk I/O error' },
+        }),
+      }),
+    );
+    await home.load();
+    expect(home.rooms).toBeNull();
+    expect(home.roomsError).toBe('database error: disk I/O error');
+  });
+
+  it('turns a failed call into readable words', async () => {
+    const home = new HomeState(
+      api({
+        engineStatus: () => Promise.reject(new Error('IPC unavailable')),
+      }),
+    );
+    await home.checkEngine();
+    expect(home.engineError).toBe('IPC unavailable');
+    expect(home.checkingEngine).toBe(false);
+  });
+});
