@@ -79,5 +79,8 @@ test('the window is titled and its home shows the real engine version', async ()
   assert.match(empty, /No interview rooms yet/);
   const server = await driver.waitForText('[data-testid="room-server"]');
   assert.match(server, /Room server/);
+  // The DOM can run ahead of the painted frame: let the window paint before the screenshot.
+  await new Promise((r) => setTimeout(r, 1000));
   writeFileSync(join(artifactsDir(), 'desktop-home.png'), await driver.screenshot());
+  execFileSync('import', ['-window', 'root', join(artifactsDir(), 'desktop-home-screen.png')]);
 });
