@@ -15,9 +15,13 @@ timings=()
 step() {
   local name=$1; shift
   printf '\n\033[1m==> %s\033[0m\n' "$name"
-  local start=$SECONDS
-  "$@"
+  local start=$SECONDS status=0
+  "$@" || status=$?
   local took=$((SECONDS - start))
+  if [ "$status" -ne 0 ]; then
+    timings+=("$(printf '%-28s %4ds  FAILED (exit %d)' "$name" "$took" "$status")")
+    exit "$status"
+  fi
   timings+=("$(printf '%-28s %4ds' "$name" "$took")")
 }
 report() {
