@@ -31,16 +31,18 @@ report() {
 }
 trap report EXIT
 
+# Each step is one command or an && chain: errexit does not apply inside a function whose
+# status is being tested, so a failure must end the chain by itself.
 setup() { bash scripts/setup.sh test; }
 images() { bash scripts/build-test-images.sh; }
 ui_build() { (cd ui && npm run build --silent); }
 fmt() { cargo fmt --all -- --check; }
 clippy() { cargo clippy --workspace --all-targets --locked -- -D warnings; }
 insider_static() {
-  INTERVIEW_PLATFORM_INSIDER=$(bash scripts/build-insider.sh)
-  export INTERVIEW_PLATFORM_INSIDER
-  file "$INTERVIEW_PLATFORM_INSIDER" | grep -Eq 'static(-pie)? linked|statically linked' \
-    || { echo "insider is not static: $(file "$INTERVIEW_PLATFORM_INSIDER")"; return 1; }
+  INTERVIEW_PLATFORM_INSIDER=$(bash scripts/build-insider.sh) &&
+    export INTERVIEW_PLATFORM_INSIDER &&
+    { file "$INTERVIEW_PLATFORM_INSIDER" | grep -Eq 'static(-pie)? linked|statically linked' ||
+      { echo "insider is not static: $(file "$INTERVIEW_PLATFORM_INSIDER")"; return 1; }; }
 }
 rust_tests() { cargo test --workspace --locked; }
 ui_checks() { (cd ui && npm run --silent check && npm run --silent lint && npm test --silent); }
@@ -50,8 +52,8 @@ browser_e2e() {
     node --test ui/e2e/room-page.test.mjs
 }
 desktop_build() {
-  (cd src-tauri && ../ui/node_modules/.bin/tauri build --no-bundle --ci)
-  cp "$INTERVIEW_PLATFORM_INSIDER" "$target_dir/release/insider"
+  (cd src-tauri && ../ui/node_modules/.bin/tauri build --no-bundle --ci) &&
+    cp "$INTERVIEW_PLATFORM_INSIDER" "$target_dir/release/insider"
 }
 desktop_e2e() {
   INTERVIEW_PLATFORM_APP=$target_dir/release/interview-platform ARTIFACTS=$artifacts \
