@@ -2,7 +2,10 @@
 //! speaks with the backend over the container's attach stream. Both ends use these types, so
 //! the protocol is written once.
 
+pub mod agent;
+pub mod files;
 pub mod frame;
+pub mod protocol;
 
 /// The agent's version, as printed by `insider --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -14,3 +17,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub fn version_line() -> String {
     format!("insider {VERSION} (protocol {PROTOCOL_VERSION})")
 }
+
+/// The working directory inside a room.
+pub const DEFAULT_WORKDIR: &str = "/interview";
+
+/// Where the agent keeps its heartbeat for the container's health check.
+pub const DEFAULT_HEARTBEAT: &str = "/tmp/.insider-heartbeat";

@@ -1,29 +1,68 @@
 //! Entry point of the in-container agent.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+const HELP: &str = "The Interview Platform room agent. Started by the app inside a room \
+container, it speaks a framed protocol on stdin/stdout and runs a shell in a terminal.
+
+Usage: insider [--workdir DIR] [--shell PATH]
+       insider --health     exit 0 when the running agent is alive (the container health check)
+       insider --version
+";
+
 fn main() -> ExitCode {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        Some("--version") | Some("-V") => {
-            println!("{}", insider::version_line());
-            ExitCode::SUCCESS
-        }
-        Some("--help") | Some("-h") => {
-            println!(
-                "{}\nThe Interview Platform room agent. It is started by the app inside a room \
-                 container and speaks a framed protocol on stdin/stdout.\n\nOptions:\n  \
-                 --version  print the version and protocol version\n  --help     this text",
-                insider::version_line()
-            );
-            ExitCode::SUCCESS
-        }
-        other => {
-            eprintln!(
-                "insider: unknown invocation {:?}; try --help",
-                other.unwrap_or("")
-            );
-            ExitCode::from(2)
+    let mut args = std::env::args().skip(1);
+    let mut workdir = PathBuf::from(insider::DEFAULT_WORKDIR);
+    let mut shell = None;
+    let heartbeat = std::env::var_os("INSIDER_HEARTBEAT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(insider::DEFAULT_HEARTBEAT));
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--version" | "-V" => {
+                println!("{}", insider::version_line());
+                return ExitCode::SUCCESS;
+            }
+            "--help" | "-h" => {
+                print!("{}\n{HELP}", insider::version_line());
+                return ExitCode::SUCCESS;
+            }
+            "--health" => {
+                return match insider::agent::check_health(&heartbeat) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("insider: unhealthy: {e}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
+            "--workdir" => match args.next() {
+                Some(dir) => workdir = PathBuf::from(dir),
+                None => return usage("--workdir needs a folder"),
+            },
+            "--shell" => match args.next() {
+                Some(s) => shell = Some(s),
+                None => return usage("--shell needs a path"),
+            },
+            other => return usage(&format!("unknown argument {other:?}")),
         }
     }
+    let config = insider::agent::Config {
+        workdir,
+        shell,
+        heartbeat: Some(heartbeat),
+    };
+    match insider::agent::run(config, std::io::stdin().lock(), std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("insider: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("insider: {problem}\n\n{HELP}");
+    ExitCode::from(2)
 }
