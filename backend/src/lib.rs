@@ -10,6 +10,7 @@ pub mod http;
 pub mod logging;
 pub mod paths;
 pub mod rooms;
+pub mod runtime;
 
 pub use app::{App, AppInfo, AppOptions, RoomServer};
 pub use engine::EngineStatus;

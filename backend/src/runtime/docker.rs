@@ -1,0 +1,539 @@
+//! Rooms on a Docker engine: the hardened container configuration, delivery of the agent
+//! through a volume (so a remote engine works too: no host bind mount), and attaching to it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, Mount, MountType,
+    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+
+use super::link::AgentLink;
+use super::{AGENT_DIR, HOME, LABEL_APP, LABEL_INSTANCE, LABEL_ROOM, ROOM_USER, WORKDIR};
+
+/// What went wrong with the container engine, in words for the interviewer.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The room's image is not on this machine.
+    #[error("image {image} is not on this machine and could not be pulled: {reason}")]
+    ImageMissing {
+        /// The image reference.
+        image: String,
+        /// Why the pull failed.
+        reason: String,
+    },
+    /// Any other engine failure.
+    #[error("container engine: {0}")]
+    Engine(#[from] bollard::errors::Error),
+    /// The agent binary could not be used.
+    #[error("the room agent: {0}")]
+    Agent(String),
+}
+
+/// What a room container is made from. Defaults follow the container-runtime part of the
+/// CIS Docker Benchmark.
+#[derive(Debug, Clone)]
+pub struct RoomContainerSpec {
+    /// The room's id: part of the container's and volume's names, and a label.
+    pub room_id: String,
+    /// The image reference.
+    pub image: String,
+    /// Extra environment variables (`KEY=value`).
+    pub env: Vec<String>,
+    /// Memory limit in bytes; swap is limited to the same (no extra swap).
+    pub memory_bytes: i64,
+    /// CPU limit in billionths of a CPU.
+    pub nano_cpus: i64,
+    /// Most processes and threads at once.
+    pub pids_limit: i64,
+    /// Size of the `/tmp` tmpfs; it counts against the memory limit, so keep it well below.
+    pub tmp_bytes: i64,
+    /// Engine's default network when true; no network at all otherwise.
+    pub network: bool,
+}
+
+impl RoomContainerSpec {
+    /// The defaults: 1 GiB, 1 CPU, 512 processes, 256 MiB `/tmp`, no network.
+    pub fn new(room_id: impl Into<String>, image: impl Into<String>) -> Self {
+        Self {
+            room_id: room_id.into(),
+            image: image.into(),
+            env: Vec::new(),
+            memory_bytes: 1024 * 1024 * 1024,
+            nano_cpus: 1_000_000_000,
+            pids_limit: 512,
+            tmp_bytes: 256 * 1024 * 1024,
+            network: false,
+        }
+    }
+
+    /// The container's name.
+    pub fn container_name(&self) -> String {
+        format!("interview-platform-room-{}", self.room_id)
+    }
+
+    /// The named volume holding `/interview`, kept across container restarts.
+    pub fn volume_name(&self) -> String {
+        format!("interview-platform-files-{}", self.room_id)
+    }
+}
+
+/// The Docker implementation of the room runtime.
+#[derive(Debug, Clone)]
+pub struct DockerRuntime {
+    docker: Docker,
+    instance: String,
+}
+
+impl DockerRuntime {
+    /// A runtime on `docker` for the app instance `instance` (its containers carry that label).
+    pub fn new(docker: Docker, instance: impl Into<String>) -> Self {
+        Self {
+            docker,
+            instance: instance.into(),
+        }
+    }
+
+    /// The client.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    fn labels(&self, room: Option<&str>) -> HashMap<String, String> {
+        let mut l = HashMap::from([
+            (LABEL_APP.to_string(), "1".to_string()),
+            (LABEL_INSTANCE.to_string(), self.instance.clone()),
+        ]);
+        if let Some(room) = room {
+            l.insert(LABEL_ROOM.to_string(), room.to_string());
+        }
+        l
+    }
+
+    /// Makes sure a volume holding this exact agent binary exists and returns its name. The
+    /// name carries the binary's hash, so instances and versions never share a half-written
+    /// one: the content is uploaded under a unique temporary name and only the last,
+    /// atomic step (a hard link from a one-shot container) makes it visible.
+    pub async fn ensure_agent_volume(
+        &self,
+        binary: &[u8],
+        helper_image: &str,
+    ) -> Result<String, RuntimeError> {
+        let digest = format!("{:08x}", crc32fast_hash(binary));
+        let name = format!(
+            "interview-platform-agent-{}-{digest}-{}",
+            insider::VERSION,
+            binary.len()
+        );
+        if self.docker.inspect_volume(&name).await.is_ok()
+            && self.agent_ready(&name, helper_image).await?
+        {
+            return Ok(name);
+        }
+        self.docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.clone()),
+                labels: Some(
+                    self.labels(None)
+                        .into_iter()
+                        .filter(|(k, _)| k == LABEL_APP)
+                        .collect(),
+                ),
+                ..Default::default()
+            })
+            .await?;
+        // Upload under a unique name, then link it into place inside a one-shot container:
+        // a reader sees either no agent or the whole agent.
+        let unique = format!(".upload-{}-{}", std::process::id(), rand_suffix());
+        let helper = format!("interview-platform-agent-fill-{}", rand_suffix());
+        let mount = Mount {
+            target: Some(AGENT_DIR.into()),
+            source: Some(name.clone()),
+            typ: Some(MountType::VOLUME),
+            read_only: Some(false),
+            ..Default::default()
+        };
+        let script = format!(
+            "cd {AGENT_DIR} && ln {unique} insider 2>/dev/null; rm -f {unique}; test -x insider"
+        );
+        self.docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::new().name(&helper).build()),
+                ContainerCreateBody {
+                    image: Some(helper_image.into()),
+                    entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+                    // The volume is root-owned whatever the image's default user.
+                    user: Some("0:0".into()),
+                    cmd: Some(vec![script]),
+                    labels: Some(self.labels(None)),
+                    network_disabled: Some(true),
+                    host_config: Some(HostConfig {
+                        mounts: Some(vec![mount]),
+                        network_mode: Some("none".into()),
+                        log_config: Some(HostConfigLogConfig {
+                            typ: Some("none".into()),
+                            config: None,
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let filled = async {
+            self.docker
+                .upload_to_container(
+                    &helper,
+                    Some(
+                        UploadToContainerOptionsBuilder::new()
+                            .path(AGENT_DIR)
+                            .build(),
+                    ),
+                    bollard::body_full(tar_file(&unique, binary, 0o755, 0, 0).into()),
+                )
+                .await?;
+            self.docker
+                .start_container(
+                    &helper,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await?;
+            let code = wait_exit(&self.docker, &helper).await?;
+            if code != 0 {
+                return Err(RuntimeError::Agent(format!(
+                    "could not install the agent into volume {name} (exit {code})"
+                )));
+            }
+            Ok(())
+        }
+        .await;
+        let _ = self
+            .docker
+            .remove_container(
+                &helper,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
+        filled?;
+        Ok(name)
+    }
+
+    /// Whether the agent volume already holds the agent (a previous fill completed).
+    async fn agent_ready(&self, volume: &str, helper_image: &str) -> Result<bool, RuntimeError> {
+        let probe = format!("interview-platform-agent-probe-{}", rand_suffix());
+        self.docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::new().name(&probe).build()),
+                ContainerCreateBody {
+                    image: Some(helper_image.into()),
+                    labels: Some(self.labels(None)),
+                    host_config: Some(HostConfig {
+                        mounts: Some(vec![Mount {
+                            target: Some(AGENT_DIR.into()),
+                            source: Some(volume.into()),
+                            typ: Some(MountType::VOLUME),
+                            read_only: Some(true),
+                            ..Default::default()
+                        }]),
+                        network_mode: Some("none".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut stream = self.docker.download_from_container(
+            &probe,
+            Some(
+                bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
+                    .path(&format!("{AGENT_DIR}/insider"))
+                    .build(),
+            ),
+        );
+        use futures_util::StreamExt;
+        let present = matches!(stream.next().await, Some(Ok(_)));
+        drop(stream);
+        let _ = self
+            .docker
+            .remove_container(
+                &probe,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
+        Ok(present)
+    }
+
+    /// The container's configuration: hardened, labelled, the agent as its entrypoint.
+    pub fn container_config(
+        &self,
+        spec: &RoomContainerSpec,
+        agent_volume: &str,
+    ) -> ContainerCreateBody {
+        let mut env = vec![
+            format!("HOME={HOME}"),
+            "TERM=xterm-256color".to_string(),
+            "LANG=C.UTF-8".to_string(),
+            format!("INSIDER_HEARTBEAT=/tmp/.insider-heartbeat"),
+        ];
+        env.extend(spec.env.iter().cloned());
+        let tmpfs = HashMap::from([
+            // exec: compilers such as `go run` build there.
+            (
+                "/tmp".to_string(),
+                format!("rw,exec,nosuid,nodev,size={},mode=1777", spec.tmp_bytes),
+            ),
+            (
+                HOME.to_string(),
+                "rw,nosuid,nodev,size=67108864,uid=1000,gid=1000,mode=0755".to_string(),
+            ),
+        ]);
+        let mounts = vec![
+            Mount {
+                target: Some(WORKDIR.into()),
+                source: Some(spec.volume_name()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(false),
+                ..Default::default()
+            },
+            Mount {
+                target: Some(AGENT_DIR.into()),
+                source: Some(agent_volume.into()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(true),
+                ..Default::default()
+            },
+        ];
+        let agent = format!("{AGENT_DIR}/insider");
+        ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: Some(vec![agent.clone()]),
+            cmd: Some(vec!["--workdir".into(), WORKDIR.into()]),
+            user: Some(ROOM_USER.into()),
+            env: Some(env),
+            labels: Some(self.labels(Some(&spec.room_id))),
+            open_stdin: Some(true),
+            stdin_once: Some(false),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            network_disabled: Some(!spec.network),
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["CMD".into(), agent, "--health".into()]),
+                interval: Some(10_000_000_000),
+                timeout: Some(5_000_000_000),
+                retries: Some(3),
+                start_period: Some(5_000_000_000),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig {
+                network_mode: Some(if spec.network { "default" } else { "none" }.into()),
+                memory: Some(spec.memory_bytes),
+                memory_swap: Some(spec.memory_bytes),
+                nano_cpus: Some(spec.nano_cpus),
+                pids_limit: Some(spec.pids_limit),
+                cap_drop: Some(vec!["ALL".into()]),
+                cap_add: None,
+                privileged: Some(false),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                readonly_rootfs: Some(true),
+                init: Some(true),
+                tmpfs: Some(tmpfs),
+                mounts: Some(mounts),
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some("none".into()),
+                    config: None,
+                }),
+                // The backend restarts rooms itself; the engine does not.
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::NO),
+                    maximum_retry_count: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Creates the room's container (and its files volume, owned by the room's user).
+    pub async fn create_container(
+        &self,
+        spec: &RoomContainerSpec,
+        agent_volume: &str,
+    ) -> Result<String, RuntimeError> {
+        self.docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(spec.volume_name()),
+                labels: Some(self.labels(Some(&spec.room_id))),
+                ..Default::default()
+            })
+            .await?;
+        let name = spec.container_name();
+        self.docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+                self.container_config(spec, agent_volume),
+            )
+            .await?;
+        // A fresh volume is root-owned: hand /interview to the room's user.
+        self.docker
+            .upload_to_container(
+                &name,
+                Some(UploadToContainerOptionsBuilder::new().path(WORKDIR).build()),
+                bollard::body_full(tar_dir(".", 0o755, 1000, 1000).into()),
+            )
+            .await?;
+        Ok(name)
+    }
+
+    /// Attaches to the container's agent. Call before [`DockerRuntime::start`] so no output
+    /// is missed.
+    pub async fn attach(
+        &self,
+        container: &str,
+    ) -> Result<
+        (
+            AgentLink,
+            tokio::sync::mpsc::Receiver<insider::protocol::Event>,
+        ),
+        RuntimeError,
+    > {
+        let attached = self
+            .docker
+            .attach_container(
+                container,
+                Some(
+                    AttachContainerOptionsBuilder::new()
+                        .stdin(true)
+                        .stdout(true)
+                        .stderr(true)
+                        .stream(true)
+                        .build(),
+                ),
+            )
+            .await?;
+        Ok(AgentLink::new(attached.input, attached.output))
+    }
+
+    /// Starts the container.
+    pub async fn start(&self, container: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .start_container(
+                container,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the container (killing it) and, with `files`, its files volume.
+    pub async fn remove(&self, spec: &RoomContainerSpec, files: bool) -> Result<(), RuntimeError> {
+        match self
+            .docker
+            .remove_container(
+                &spec.container_name(),
+                Some(
+                    RemoveContainerOptionsBuilder::new()
+                        .force(true)
+                        .v(false)
+                        .build(),
+                ),
+            )
+            .await
+        {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if files {
+            match self
+                .docker
+                .remove_volume(
+                    &spec.volume_name(),
+                    Some(RemoveVolumeOptionsBuilder::new().force(true).build()),
+                )
+                .await
+            {
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn wait_exit(docker: &Docker, container: &str) -> Result<i64, RuntimeError> {
+    use futures_util::StreamExt;
+    let mut wait = docker.wait_container(
+        container,
+        None::<bollard::query_parameters::WaitContainerOptions>,
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(60), wait.next()).await;
+    match outcome {
+        Ok(Some(Ok(r))) => Ok(r.status_code),
+        Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => Ok(code),
+        Ok(Some(Err(e))) => Err(e.into()),
+        Ok(None) => Ok(-1),
+        Err(_) => Err(RuntimeError::Agent(format!(
+            "{container} did not finish in time"
+        ))),
+    }
+}
+
+/// A tar archive holding one file.
+pub fn tar_file(name: &str, bytes: &[u8], mode: u32, uid: u64, gid: u64) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bytes.len() as u64);
+    header.set_mode(mode);
+    header.set_uid(uid);
+    header.set_gid(gid);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    // Appending to an in-memory Vec cannot fail.
+    let _ = builder.append_data(&mut header, name, bytes);
+    builder.into_inner().unwrap_or_default()
+}
+
+/// A tar archive holding one folder entry (used to set a folder's owner and mode).
+pub fn tar_dir(name: &str, mode: u32, uid: u64, gid: u64) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(0);
+    header.set_mode(mode);
+    header.set_uid(uid);
+    header.set_gid(gid);
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    let _ = builder.append_data(&mut header, name, std::io::empty());
+    builder.into_inner().unwrap_or_default()
+}
+
+fn crc32fast_hash(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+/// A short random suffix for temporary names.
+fn rand_suffix() -> String {
+    let mut buf = [0u8; 6];
+    // getrandom failing means the OS cannot give randomness at all; time is enough for a name.
+    if getrandom::fill(&mut buf).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        buf.copy_from_slice(&t.to_le_bytes()[..6]);
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
