@@ -25,6 +25,9 @@ pub struct AppOptions {
     pub data_dir: PathBuf,
     /// The container engine's address; `None` means `DOCKER_HOST` or the local default.
     pub engine_endpoint: Option<String>,
+    /// A catalog file to apply over the built-in languages; `None` means `catalog.toml` in
+    /// the data dir, when it exists.
+    pub catalog_file: Option<PathBuf>,
 }
 
 impl AppOptions {
@@ -34,6 +37,7 @@ impl AppOptions {
         Self {
             data_dir: paths::resolve_data_dir(explicit_data_dir),
             engine_endpoint: None,
+            catalog_file: None,
         }
     }
 }
@@ -41,13 +45,23 @@ impl AppOptions {
 /// The running engine. Cheap to clone; every clone is the same app.
 #[derive(Clone)]
 pub struct App {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    data_dir: PathBuf,
-    db: SqlitePool,
-    engine: Engine,
+pub(crate) struct Inner {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) db: SqlitePool,
+    pub(crate) engine: Engine,
+    pub(crate) catalog: crate::catalog::Catalog,
+    /// The engine-side runtime, made on first use (the engine may be down at start).
+    pub(crate) runtime: tokio::sync::Mutex<Option<crate::runtime::DockerRuntime>>,
+    /// This app instance's id: its containers carry it as a label.
+    pub(crate) instance: String,
+    /// Rooms with a container and a connected agent.
+    pub(crate) live:
+        tokio::sync::Mutex<std::collections::HashMap<String, crate::lifecycle::LiveRoom>>,
+    /// Serialises lifecycle actions so two never race on one room.
+    pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Cancelled by [`App::shutdown`]; every long-running task races it.
     shutdown: CancellationToken,
     /// The servers and tasks that `shutdown` waits for.
@@ -83,12 +97,26 @@ impl App {
         create_private_dir(&options.data_dir)?;
         let db = db::open(&paths::database_file(&options.data_dir)).await?;
         let engine = Engine::new(options.engine_endpoint);
+        let catalog_file = options
+            .catalog_file
+            .clone()
+            .unwrap_or_else(|| options.data_dir.join("catalog.toml"));
+        let catalog = crate::catalog::Catalog::load(&catalog_file);
+        for p in &catalog.problems {
+            tracing::warn!(file = %catalog_file.display(), line = ?p.line, "catalog: {}", p.message);
+        }
+        let instance = crate::lifecycle::instance_id(&db).await?;
         tracing::info!(data_dir = %options.data_dir.display(), engine = engine.endpoint(), "app started");
         Ok(App {
             inner: Arc::new(Inner {
                 data_dir: options.data_dir,
                 db,
                 engine,
+                catalog,
+                runtime: tokio::sync::Mutex::new(None),
+                instance,
+                live: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+                lifecycle: tokio::sync::Mutex::new(()),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 room_server: Mutex::new(RoomServer::default()),
@@ -172,6 +200,8 @@ impl App {
     /// database. Safe to call more than once.
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
+        // Rooms keep running without the app; their links end here.
+        self.inner.live.lock().await.clear();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
         self.inner.db.close().await;

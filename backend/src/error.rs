@@ -32,6 +32,39 @@ pub enum Error {
     /// The HTTP server failed.
     #[error("the room server failed: {0}")]
     Server(#[source] std::io::Error),
+    /// No room has this id.
+    #[error("no room with id {0}")]
+    RoomNotFound(String),
+    /// The language is not in the catalog.
+    #[error("unknown language {id:?}; the catalog has: {known}")]
+    UnknownLanguage {
+        /// What was asked for.
+        id: String,
+        /// The ids there are, comma-separated.
+        known: String,
+    },
+    /// The request itself is wrong (empty name, and the like).
+    #[error("{0}")]
+    Invalid(String),
+    /// The container engine cannot be reached.
+    #[error("the container engine is not available: {reason} {fix}")]
+    EngineUnavailable {
+        /// What is wrong.
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
+    /// The room's image is missing and could not be pulled.
+    #[error("image {image} is not on this machine and no registry could provide it ({reason}). Build it offline (scripts/offline-images.sh) or connect to a registry")]
+    ImageMissing {
+        /// The image reference.
+        image: String,
+        /// Why the pull failed.
+        reason: String,
+    },
+    /// The engine failed while running a room.
+    #[error("{0}")]
+    Runtime(String),
 }
 
 /// Stable codes for [`Error`], shared with the UI.
@@ -46,6 +79,18 @@ pub enum ErrorCode {
     Listen,
     /// See [`Error::Server`].
     Server,
+    /// See [`Error::RoomNotFound`].
+    RoomNotFound,
+    /// See [`Error::UnknownLanguage`].
+    UnknownLanguage,
+    /// See [`Error::Invalid`].
+    Invalid,
+    /// See [`Error::EngineUnavailable`].
+    EngineUnavailable,
+    /// See [`Error::ImageMissing`].
+    ImageMissing,
+    /// See [`Error::Runtime`].
+    Runtime,
 }
 
 impl Error {
@@ -56,6 +101,12 @@ impl Error {
             Error::Database(_) | Error::Migration(_) => ErrorCode::Database,
             Error::Listen { .. } => ErrorCode::Listen,
             Error::Server(_) => ErrorCode::Server,
+            Error::RoomNotFound(_) => ErrorCode::RoomNotFound,
+            Error::UnknownLanguage { .. } => ErrorCode::UnknownLanguage,
+            Error::Invalid(_) => ErrorCode::Invalid,
+            Error::EngineUnavailable { .. } => ErrorCode::EngineUnavailable,
+            Error::ImageMissing { .. } => ErrorCode::ImageMissing,
+            Error::Runtime(_) => ErrorCode::Runtime,
         }
     }
 
@@ -75,6 +126,23 @@ pub struct ErrorBody {
     pub code: ErrorCode,
     /// Human-readable message.
     pub message: String,
+}
+
+impl From<crate::runtime::RuntimeError> for Error {
+    fn from(e: crate::runtime::RuntimeError) -> Self {
+        match e {
+            crate::runtime::RuntimeError::ImageMissing { image, reason } => {
+                Error::ImageMissing { image, reason }
+            }
+            other => Error::Runtime(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::runtime::LinkError> for Error {
+    fn from(e: crate::runtime::LinkError) -> Self {
+        Error::Runtime(e.to_string())
+    }
 }
 
 impl From<Error> for ErrorBody {

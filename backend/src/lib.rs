@@ -3,10 +3,12 @@
 
 pub mod agent;
 pub mod app;
+pub mod catalog;
 pub mod db;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod lifecycle;
 pub mod logging;
 pub mod paths;
 pub mod rooms;

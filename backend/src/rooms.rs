@@ -1,6 +1,9 @@
-//! Interview rooms as stored in the database.
+//! Interview rooms: the rows that describe them and the lifecycle that runs them as
+//! containers — create, stop (files saved), resume (from the saved files), delete.
 
-use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 use specta::Type;
 use sqlx::SqlitePool;
 
@@ -24,6 +27,42 @@ pub struct RoomSummary {
     pub created_at: i64,
 }
 
+/// What a new room is made of.
+#[derive(Debug, Clone, Deserialize, Type)]
+pub struct NewRoom {
+    /// Shown in the rooms list.
+    pub name: String,
+    /// Catalog id.
+    pub language: String,
+    /// Whether the candidate may type in the terminal (interviewers always may).
+    pub candidate_terminal: bool,
+    /// Whether the room reaches the engine's default network.
+    pub network: bool,
+}
+
+/// Lifecycle states, as stored.
+pub mod status {
+    /// The row exists; the container is being made.
+    pub const CREATING: &str = "creating";
+    /// The container is starting.
+    pub const STARTING: &str = "starting";
+    /// The agent answered: people can work.
+    pub const READY: &str = "ready";
+    /// Files are being saved and the container removed.
+    pub const STOPPING: &str = "stopping";
+    /// No container; files saved.
+    pub const STOPPED: &str = "stopped";
+    /// Something failed; `error` says what.
+    pub const ERROR: &str = "error";
+}
+
+/// A new room id: 128 random bits, hex.
+pub fn new_id() -> String {
+    let mut buf = [0u8; 16];
+    getrandom::fill(&mut buf).expect("the OS provides randomness");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Every room not deleted, newest first.
 pub async fn list(db: &SqlitePool) -> Result<Vec<RoomSummary>, Error> {
     let rows = sqlx::query_as::<_, RoomSummary>(
@@ -32,4 +71,103 @@ pub async fn list(db: &SqlitePool) -> Result<Vec<RoomSummary>, Error> {
     .fetch_all(db)
     .await?;
     Ok(rows)
+}
+
+/// One room.
+pub async fn get(db: &SqlitePool, id: &str) -> Result<RoomSummary, Error> {
+    sqlx::query_as::<_, RoomSummary>(
+        "SELECT id, name, language, status, error, created_at FROM rooms WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| Error::RoomNotFound(id.to_string()))
+}
+
+/// The stored policy of a room.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoomRecord {
+    /// Id.
+    pub id: String,
+    /// Language id.
+    pub language: String,
+    /// Image the room runs.
+    pub image: String,
+    /// Whether it reaches the network.
+    pub network: bool,
+    /// Lifecycle state.
+    pub status: String,
+}
+
+/// The policy and state of one room.
+pub async fn record(db: &SqlitePool, id: &str) -> Result<RoomRecord, Error> {
+    sqlx::query_as::<_, RoomRecord>(
+        "SELECT id, language, image, network != 0 AS network, status FROM rooms WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| Error::RoomNotFound(id.to_string()))
+}
+
+/// Inserts a room in the `creating` state.
+pub async fn insert(db: &SqlitePool, id: &str, room: &NewRoom, image: &str) -> Result<(), Error> {
+    let now = crate::db::now_ms();
+    sqlx::query(
+        "INSERT INTO rooms (id, name, language, status, image, candidate_terminal, network, created_at, updated_at)
+         VALUES (?, ?, ?, 'creating', ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(&room.name)
+    .bind(&room.language)
+    .bind(image)
+    .bind(room.candidate_terminal)
+    .bind(room.network)
+    .bind(now)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Moves a room to `status`, clearing or setting its error, stamping start and stop times.
+pub async fn set_status(
+    db: &SqlitePool,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), Error> {
+    let sql = match status {
+        status::READY => {
+            "UPDATE rooms SET status = ?1, error = ?2, updated_at = ?3, started_at = ?3,
+             stop_at = ?3 + time_limit_secs * 1000, stopped_at = NULL WHERE id = ?4"
+        }
+        status::STOPPED => {
+            "UPDATE rooms SET status = ?1, error = ?2, updated_at = ?3, stopped_at = ?3,
+             stop_at = NULL WHERE id = ?4"
+        }
+        _ => "UPDATE rooms SET status = ?1, error = ?2, updated_at = ?3 WHERE id = ?4",
+    };
+    sqlx::query(sql)
+        .bind(status)
+        .bind(error)
+        .bind(crate::db::now_ms())
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a room's row.
+pub async fn remove(db: &SqlitePool, id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM rooms WHERE id = ?")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Where a room's saved files live in the data dir.
+pub fn files_archive(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("rooms").join(id).join("files.tar")
 }

@@ -8,6 +8,7 @@ fn options(dir: &tempfile::TempDir) -> AppOptions {
     AppOptions {
         data_dir: dir.path().join("data"),
         engine_endpoint: None,
+        catalog_file: None,
     }
 }
 

@@ -473,6 +473,190 @@ impl DockerRuntime {
     }
 }
 
+impl DockerRuntime {
+    /// Makes sure `image` is on the engine: present → nothing to do; absent → pulled, with
+    /// progress lines passed to `progress`; not pullable → [`RuntimeError::ImageMissing`].
+    pub async fn ensure_image(
+        &self,
+        image: &str,
+        mut progress: impl FnMut(&str) + Send,
+    ) -> Result<(), RuntimeError> {
+        use futures_util::StreamExt;
+        if self.docker.inspect_image(image).await.is_ok() {
+            return Ok(());
+        }
+        let (from, tag) = split_reference(image);
+        let mut pull = self.docker.create_image(
+            Some(
+                bollard::query_parameters::CreateImageOptionsBuilder::new()
+                    .from_image(from)
+                    .tag(tag)
+                    .build(),
+            ),
+            None,
+            None,
+        );
+        while let Some(step) = pull.next().await {
+            match step {
+                Ok(info) => {
+                    let line = [info.id.as_deref(), info.status.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    if !line.is_empty() {
+                        progress(&line);
+                    }
+                }
+                Err(e) => {
+                    return Err(RuntimeError::ImageMissing {
+                        image: image.to_string(),
+                        reason: short_reason(&e),
+                    })
+                }
+            }
+        }
+        if self.docker.inspect_image(image).await.is_err() {
+            return Err(RuntimeError::ImageMissing {
+                image: image.to_string(),
+                reason: "the pull finished without the image".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Puts files into the room's `/interview` from a tar archive whose paths are relative
+    /// to it. Entries are owned by the room's user.
+    pub async fn upload_files(&self, container: &str, tar: Vec<u8>) -> Result<(), RuntimeError> {
+        self.docker
+            .upload_to_container(
+                container,
+                Some(UploadToContainerOptionsBuilder::new().path(WORKDIR).build()),
+                bollard::body_full(tar.into()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The room's `/interview` as a tar archive with paths relative to it, at most
+    /// `limit` bytes.
+    pub async fn download_files(
+        &self,
+        container: &str,
+        limit: usize,
+    ) -> Result<Vec<u8>, RuntimeError> {
+        use futures_util::StreamExt;
+        let mut stream = self.docker.download_from_container(
+            container,
+            Some(
+                bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
+                    .path(WORKDIR)
+                    .build(),
+            ),
+        );
+        let mut raw = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            raw.extend_from_slice(&chunk?);
+            if raw.len() > limit {
+                return Err(RuntimeError::Agent(format!(
+                    "the room's files are over {} MiB and cannot be saved",
+                    limit / (1024 * 1024)
+                )));
+            }
+        }
+        reroot(&raw).map_err(|e| RuntimeError::Agent(format!("cannot read the room's files: {e}")))
+    }
+}
+
+/// Rewrites an archive of `interview/...` as paths relative to the working directory.
+fn reroot(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Archive::new(raw);
+    let mut out = tar::Builder::new(Vec::new());
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let mut parts = path.components();
+        parts.next(); // "interview"
+        let rel = parts.as_path();
+        let rel = if rel.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            rel
+        };
+        let mut header = entry.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data)?;
+        match header.entry_type() {
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let target = entry
+                    .link_name()?
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                out.append_link(&mut header, rel, target)?;
+            }
+            _ => out.append_data(&mut header, rel, data.as_slice())?,
+        }
+    }
+    out.into_inner()
+}
+
+/// Splits `repo:tag` (a registry port's colon is not a tag).
+fn split_reference(image: &str) -> (&str, &str) {
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (image, "latest"),
+    }
+}
+
+/// The engine's message without the HTTP wrapping.
+fn short_reason(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A tar archive of starter files, owned by the room's user.
+pub fn tar_starter(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    // Parent folders first, so they belong to the room's user too.
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, _) in files {
+        let mut p = std::path::Path::new(path).parent();
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(d.to_path_buf());
+            p = d.parent();
+        }
+    }
+    for d in dirs {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_mode(0o755);
+        header.set_uid(1000);
+        header.set_gid(1000);
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_cksum();
+        let _ = builder.append_data(&mut header, &d, std::io::empty());
+    }
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_uid(1000);
+        header.set_gid(1000);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mtime(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        );
+        header.set_cksum();
+        let _ = builder.append_data(&mut header, path, content.as_slice());
+    }
+    builder.into_inner().unwrap_or_default()
+}
+
 async fn wait_exit(docker: &Docker, container: &str) -> Result<i64, RuntimeError> {
     use futures_util::StreamExt;
     let mut wait = docker.wait_container(

@@ -5,7 +5,7 @@
 pub mod docker;
 pub mod link;
 
-pub use docker::{DockerRuntime, RoomContainerSpec, RuntimeError};
+pub use docker::{tar_starter, DockerRuntime, RoomContainerSpec, RuntimeError};
 pub use link::{AgentLink, LinkError};
 
 /// Label on every container and volume this app creates.
