@@ -63,9 +63,9 @@ pub(crate) struct Inner {
     /// Serialises lifecycle actions so two never race on one room.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Cancelled by [`App::shutdown`]; every long-running task races it.
-    shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     /// The servers and tasks that `shutdown` waits for.
-    tasks: TaskTracker,
+    pub(crate) tasks: TaskTracker,
     /// Where the room server listens, or why it could not.
     room_server: Mutex<RoomServer>,
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::Docker;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use specta::Type;
 
 /// How long a status check may take before the engine is reported as not answering.
@@ -16,7 +16,7 @@ pub const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 const CLIENT_TIMEOUT_SECS: u64 = 120;
 
 /// What the interviewer is told about the container engine.
-#[derive(Debug, Clone, Serialize, Type, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, Type, PartialEq, Eq)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum EngineStatus {
     /// The engine answered.

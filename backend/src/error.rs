@@ -1,7 +1,7 @@
 //! Errors of the engine. Each carries a machine-readable code so the UI and the CLI can act on
 //! it, and a message a person can read.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use specta::Type;
 
 /// What went wrong, as a value.
@@ -68,7 +68,7 @@ pub enum Error {
 }
 
 /// Stable codes for [`Error`], shared with the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// See [`Error::DataDir`].
@@ -120,7 +120,7 @@ impl Error {
 }
 
 /// An error as the UI receives it: a code to branch on and a message to show.
-#[derive(Debug, Clone, Serialize, Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
 pub struct ErrorBody {
     /// Machine-readable code.
     pub code: ErrorCode,

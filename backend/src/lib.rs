@@ -1,6 +1,7 @@
 //! The Interview Platform engine. Everything but window glue lives here, so the desktop app,
 //! the headless server and the tests all drive the same code.
 
+pub mod admin;
 pub mod agent;
 pub mod app;
 pub mod catalog;

@@ -10,7 +10,7 @@ use sqlx::SqlitePool;
 use crate::Error;
 
 /// One row of the rooms list.
-#[derive(Debug, Clone, Serialize, Type, sqlx::FromRow, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, Type, sqlx::FromRow, PartialEq, Eq)]
 pub struct RoomSummary {
     /// Long random id; also the path segment of the room's links.
     pub id: String,
@@ -28,7 +28,7 @@ pub struct RoomSummary {
 }
 
 /// What a new room is made of.
-#[derive(Debug, Clone, Deserialize, Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
 pub struct NewRoom {
     /// Shown in the rooms list.
     pub name: String,

@@ -47,6 +47,10 @@ pub fn run() {
             if let Err(e) = tauri::async_runtime::block_on(core.listen(paths::DEFAULT_LISTEN)) {
                 tracing::warn!(error = %e, "room server not started");
             }
+            // The CLI drives the desktop app through the same owner-only socket.
+            if let Err(e) = tauri::async_runtime::block_on(core.open_admin_socket()) {
+                tracing::warn!(error = %e, "admin socket not opened");
+            }
             handle.manage(core);
             handle.manage(LogGuardSlot(std::sync::Mutex::new(log)));
             Ok(())

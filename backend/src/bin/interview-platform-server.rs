@@ -1,11 +1,15 @@
-//! `interview-platform-server`: the Interview Platform engine without a window.
+//! `interview-platform-server`: the Interview Platform engine without a window, and the CLI
+//! that drives a running instance (headless or desktop) over its admin socket.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
+use backend::admin::{self, AdminRequest, ClientError};
+use backend::rooms::{NewRoom, RoomSummary};
 use backend::{paths, App, AppOptions, EngineStatus};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,21 +34,118 @@ enum Command {
         /// stay valid across restarts.
         #[arg(long, value_name = "ADDR:PORT", default_value_t = paths::DEFAULT_LISTEN)]
         listen: SocketAddr,
+        /// A catalog file applied over the built-in languages [default: catalog.toml in the
+        /// data dir]
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+    },
+    /// Show the running instance's state.
+    Status {
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create, list, stop, resume and delete rooms of the running instance.
+    Rooms {
+        #[command(subcommand)]
+        command: RoomsCommand,
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        match cli.command {
-            Command::Serve { listen } => serve(cli.data_dir, listen).await,
-        }
-    })
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
-async fn serve(data_dir: Option<PathBuf>, listen: SocketAddr) -> anyhow::Result<()> {
-    let options = AppOptions::resolve(data_dir);
+#[derive(Debug, Subcommand)]
+enum RoomsCommand {
+    /// Create a room; returns when it is ready (or exits non-zero with the reason).
+    Create {
+        /// The room's name.
+        #[arg(long)]
+        name: String,
+        /// Catalog language id (python, javascript, go, …).
+        #[arg(long)]
+        language: String,
+        /// Whether the candidate may type in the terminal.
+        #[arg(long, value_enum, default_value = "on")]
+        candidate_terminal: OnOff,
+        /// Whether the room reaches the network (the engine's default network: what the
+        /// host reaches).
+        #[arg(long, value_enum, default_value = "off")]
+        network: OnOff,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the rooms, newest first.
+    List {
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a room: its files are saved with it and its container removed.
+    Stop {
+        /// Room id.
+        id: String,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a stopped room a new container with its saved files.
+    Resume {
+        /// Room id.
+        id: String,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a room with its files.
+    Delete {
+        /// Room id.
+        id: String,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let data_dir = paths::resolve_data_dir(cli.data_dir);
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { listen, catalog } => serve(data_dir, listen, catalog).await,
+            Command::Status { json } => status(&data_dir, json).await,
+            Command::Rooms { command } => rooms(&data_dir, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    catalog: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let options = AppOptions {
+        catalog_file: catalog,
+        ..AppOptions::resolve(Some(data_dir))
+    };
     let _log = backend::logging::init(&options.data_dir).with_context(|| {
         format!(
             "cannot create the log folder in {}",
@@ -52,7 +153,12 @@ async fn serve(data_dir: Option<PathBuf>, listen: SocketAddr) -> anyhow::Result<
         )
     })?;
     let app = App::new(options).await?;
-    let addr = match app.listen(listen).await {
+    let started = async {
+        app.open_admin_socket().await?;
+        app.listen(listen).await
+    }
+    .await;
+    let addr = match started {
         Ok(addr) => addr,
         Err(e) => {
             app.shutdown().await;
@@ -61,10 +167,18 @@ async fn serve(data_dir: Option<PathBuf>, listen: SocketAddr) -> anyhow::Result<
     };
     println!("Interview Platform server listening on http://{addr}");
     println!("Data directory: {}", app.data_dir().display());
+    for p in &app.catalog().problems {
+        match p.line {
+            Some(line) => println!("Catalog problem (line {line}): {}", p.message),
+            None => println!("Catalog problem: {}", p.message),
+        }
+    }
     match app.engine_status().await {
         EngineStatus::Ready {
             version, endpoint, ..
-        } => println!("Container engine: Docker {version} at {endpoint}"),
+        } => {
+            println!("Container engine: Docker {version} at {endpoint}")
+        }
         EngineStatus::Unreachable { reason, fix, .. } => {
             println!("Container engine: not available. {reason} {fix}")
         }
@@ -73,6 +187,129 @@ async fn serve(data_dir: Option<PathBuf>, listen: SocketAddr) -> anyhow::Result<
     app.shutdown().await;
     println!("Stopped.");
     Ok(())
+}
+
+async fn call(data_dir: &std::path::Path, req: AdminRequest) -> anyhow::Result<serde_json::Value> {
+    admin::call(data_dir, &req).await.map_err(|e| match e {
+        ClientError::Failed(body) => {
+            anyhow::anyhow!("{} ({})", body.message, code_name(&body.code))
+        }
+        other => anyhow::anyhow!(other),
+    })
+}
+
+fn code_name(code: &backend::ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string(v).unwrap_or_default());
+}
+
+fn room(v: serde_json::Value) -> anyhow::Result<RoomSummary> {
+    serde_json::from_value(v).context("unreadable room from the running instance")
+}
+
+async fn status(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let v = call(data_dir, AdminRequest::Status).await?;
+    if json {
+        print_json(&v);
+        return Ok(());
+    }
+    let s: admin::InstanceStatus = serde_json::from_value(v)?;
+    println!("Interview Platform {} running", s.version);
+    println!("Data directory: {}", s.data_dir);
+    match s.room_server {
+        Some(url) => println!("Room server: {url}"),
+        None => println!("Room server: not listening"),
+    }
+    match s.engine {
+        EngineStatus::Ready {
+            version, endpoint, ..
+        } => {
+            println!("Container engine: Docker {version} at {endpoint}")
+        }
+        EngineStatus::Unreachable { reason, fix, .. } => {
+            println!("Container engine: not available. {reason} {fix}")
+        }
+    }
+    println!("Rooms: {}", s.rooms);
+    Ok(())
+}
+
+async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Result<()> {
+    match command {
+        RoomsCommand::Create {
+            name,
+            language,
+            candidate_terminal,
+            network,
+            json,
+        } => {
+            if !json {
+                eprintln!("Creating room {name:?} ({language})…");
+            }
+            let req = AdminRequest::CreateRoom(NewRoom {
+                name,
+                language,
+                candidate_terminal: matches!(candidate_terminal, OnOff::On),
+                network: matches!(network, OnOff::On),
+            });
+            let r = room(call(data_dir, req).await?)?;
+            if json {
+                print_json(&admin::room_json(&r));
+            } else {
+                println!("Room {} is {}: {} ({})", r.id, r.status, r.name, r.language);
+            }
+        }
+        RoomsCommand::List { json } => {
+            let v = call(data_dir, AdminRequest::ListRooms).await?;
+            let list: Vec<RoomSummary> = serde_json::from_value(v)?;
+            if json {
+                print_json(&serde_json::Value::Array(
+                    list.iter().map(admin::room_json).collect(),
+                ));
+            } else if list.is_empty() {
+                println!("No rooms.");
+            } else {
+                println!("{:<32}  {:<9}  {:<11}  NAME", "ID", "STATUS", "LANGUAGE");
+                for r in list {
+                    println!(
+                        "{:<32}  {:<9}  {:<11}  {}",
+                        r.id, r.status, r.language, r.name
+                    );
+                }
+            }
+        }
+        RoomsCommand::Stop { id, json } => {
+            let r = room(call(data_dir, AdminRequest::StopRoom { id }).await?)?;
+            report(&r, json, "stopped; its files are saved");
+        }
+        RoomsCommand::Resume { id, json } => {
+            let r = room(call(data_dir, AdminRequest::ResumeRoom { id }).await?)?;
+            report(&r, json, "running again");
+        }
+        RoomsCommand::Delete { id, json } => {
+            let v = call(data_dir, AdminRequest::DeleteRoom { id: id.clone() }).await?;
+            if json {
+                print_json(&v);
+            } else {
+                println!("Room {id} deleted.");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report(r: &RoomSummary, json: bool, words: &str) {
+    if json {
+        print_json(&admin::room_json(r));
+    } else {
+        println!("Room {} is {words}.", r.id);
+    }
 }
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix.

@@ -106,7 +106,31 @@ export type ErrorCode =
 /**
  * See [`Error::Server`].
  */
-"server"
+"server" | 
+/**
+ * See [`Error::RoomNotFound`].
+ */
+"room_not_found" | 
+/**
+ * See [`Error::UnknownLanguage`].
+ */
+"unknown_language" | 
+/**
+ * See [`Error::Invalid`].
+ */
+"invalid" | 
+/**
+ * See [`Error::EngineUnavailable`].
+ */
+"engine_unavailable" | 
+/**
+ * See [`Error::ImageMissing`].
+ */
+"image_missing" | 
+/**
+ * See [`Error::Runtime`].
+ */
+"runtime"
 /**
  * The state of the room server (the HTTP/WebSocket side candidates connect to).
  */

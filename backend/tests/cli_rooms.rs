@@ -1,0 +1,192 @@
+//! The rooms lifecycle through the CLI, against a running headless instance, on the real
+//! engine with the offline busybox image.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_interview-platform-server");
+
+const CATALOG: &str = r#"
+[languages.bash]
+image = "interview-platform-test/busybox:latest"
+run = "sh main.sh"
+starter = [{ path = "main.sh", content = "echo hi\n" }]
+"#;
+
+struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+fn start_server(data: &Path, catalog: &Path) -> Server {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--catalog"])
+        .arg(catalog)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "server exited early"
+        );
+        assert!(Instant::now() < deadline);
+    }
+    std::thread::spawn(move || for _ in reader.lines() {});
+    Server { child }
+}
+
+/// Runs the CLI; returns (success, stdout, stderr).
+fn cli(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Runs a `--json` command that must succeed; returns its one JSON value.
+fn cli_json(data: &Path, args: &[&str]) -> serde_json::Value {
+    let (ok, out, err) = cli(data, args);
+    assert!(ok, "{args:?} failed: {err}");
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "exactly one JSON value on stdout: {out:?}"
+    );
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+#[test]
+fn the_full_lifecycle_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(&catalog, CATALOG).unwrap();
+    let _server = start_server(&data, &catalog);
+
+    use std::os::unix::fs::PermissionsExt;
+    let sock = std::fs::metadata(data.join("admin.sock")).unwrap();
+    assert_eq!(
+        sock.permissions().mode() & 0o777,
+        0o600,
+        "the admin socket is owner-only"
+    );
+
+    let created = cli_json(
+        &data,
+        &[
+            "rooms",
+            "create",
+            "--name",
+            "CLI room",
+            "--language",
+            "bash",
+            "--json",
+        ],
+    );
+    assert_eq!(created["status"], "ready");
+    assert_eq!(created["name"], "CLI room");
+    assert_eq!(created["language"], "bash");
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let list = cli_json(&data, &["rooms", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], id.as_str());
+
+    let (ok, out, _) = cli(&data, &["rooms", "list"]);
+    assert!(
+        ok && out.contains(&id) && out.contains("ready") && out.contains("CLI room"),
+        "{out}"
+    );
+
+    let status = cli_json(&data, &["status", "--json"]);
+    assert_eq!(status["rooms"], 1);
+    assert_eq!(status["engine"]["state"], "ready");
+
+    assert_eq!(
+        cli_json(&data, &["rooms", "stop", &id, "--json"])["status"],
+        "stopped"
+    );
+    assert_eq!(
+        cli_json(&data, &["rooms", "resume", &id, "--json"])["status"],
+        "ready"
+    );
+    assert_eq!(
+        cli_json(&data, &["rooms", "delete", &id, "--json"])["deleted"],
+        true
+    );
+    assert_eq!(
+        cli_json(&data, &["rooms", "list", "--json"]),
+        serde_json::json!([])
+    );
+
+    let (ok, _, err) = cli(
+        &data,
+        &["rooms", "create", "--name", "x", "--language", "cobol"],
+    );
+    assert!(!ok);
+    assert!(err.contains("unknown language \"cobol\""), "{err}");
+    let (ok, _, err) = cli(
+        &data,
+        &["rooms", "stop", "0123456789abcdef0123456789abcdef"],
+    );
+    assert!(!ok);
+    assert!(err.contains("no room with id"), "{err}");
+}
+
+#[test]
+fn with_no_instance_running_the_cli_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = cli(dir.path(), &["rooms", "list", "--json"]);
+    assert!(!ok);
+    assert!(out.is_empty());
+    assert!(err.contains("no Interview Platform is running"), "{err}");
+}
+
+#[test]
+fn a_second_instance_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(&catalog, CATALOG).unwrap();
+    let _first = start_server(&data, &catalog);
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+}
