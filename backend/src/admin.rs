@@ -48,6 +48,25 @@ pub enum AdminRequest {
         /// Room id.
         id: String,
     },
+    /// A new container with the same files.
+    RestartRoom {
+        /// Room id.
+        id: String,
+    },
+    /// Push a room's time limit.
+    ExtendRoom {
+        /// Room id.
+        id: String,
+        /// By how many seconds.
+        secs: u64,
+    },
+    /// Write the room's files as a zip.
+    ExportRoom {
+        /// Room id.
+        id: String,
+        /// Absolute path of the zip to write.
+        output: PathBuf,
+    },
 }
 
 /// The instance's state, for `status`.
@@ -144,6 +163,15 @@ impl App {
                 self.delete_room(&id).await?;
                 serde_json::json!({ "id": id, "deleted": true })
             }
+            AdminRequest::RestartRoom { id } => json(&self.restart_room(&id).await?),
+            AdminRequest::ExtendRoom { id, secs } => json(&self.extend_room(&id, secs).await?),
+            AdminRequest::ExportRoom { id, output } => {
+                if !output.is_absolute() {
+                    return Err(Error::Invalid("the export path must be absolute".into()));
+                }
+                let bytes = self.export_room(&id, &output).await?;
+                serde_json::json!({ "id": id, "output": output, "bytes": bytes })
+            }
         })
     }
 }
@@ -238,5 +266,6 @@ pub fn room_json(room: &RoomSummary) -> serde_json::Value {
         "name": room.name,
         "language": room.language,
         "status": room.status,
+        "stop_at": room.stop_at,
     })
 }

@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     /// Rooms with a container and a connected agent.
     pub(crate) live:
         tokio::sync::Mutex<std::collections::HashMap<String, crate::lifecycle::LiveRoom>>,
+    /// Room status changes and the like, for the UIs and the CLI.
+    pub(crate) events: tokio::sync::broadcast::Sender<crate::events::AppEvent>,
     /// Serialises lifecycle actions so two never race on one room.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Cancelled by [`App::shutdown`]; every long-running task races it.
@@ -117,6 +119,7 @@ impl App {
                 instance,
                 live: tokio::sync::Mutex::new(std::collections::HashMap::new()),
                 lifecycle: tokio::sync::Mutex::new(()),
+                events: tokio::sync::broadcast::channel(crate::events::APP_EVENTS).0,
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 room_server: Mutex::new(RoomServer::default()),

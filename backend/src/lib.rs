@@ -8,6 +8,8 @@ pub mod catalog;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod events;
+pub mod export;
 pub mod http;
 pub mod lifecycle;
 pub mod logging;

@@ -9,6 +9,7 @@ use sqlx::SqlitePool;
 use tokio::sync::broadcast;
 
 use crate::engine::EngineStatus;
+use crate::events::AppEvent;
 use crate::rooms::{self, status, NewRoom, RoomSummary};
 use crate::runtime::{tar_starter, AgentLink, DockerRuntime, RoomContainerSpec};
 use crate::{App, Error};
@@ -58,6 +59,22 @@ pub(crate) async fn instance_id(db: &SqlitePool) -> Result<String, Error> {
 }
 
 impl App {
+    /// Stores a room's new state and announces it.
+    async fn set_status(&self, id: &str, status: &str, error: Option<&str>) -> Result<(), Error> {
+        rooms::set_status(&self.inner.db, id, status, error).await?;
+        let _ = self.inner.events.send(AppEvent::RoomStatus {
+            room: id.to_string(),
+            status: status.to_string(),
+            error: error.map(str::to_owned),
+        });
+        Ok(())
+    }
+
+    /// Follows room status changes, pull progress and stop warnings.
+    pub fn subscribe(&self) -> broadcast::Receiver<AppEvent> {
+        self.inner.events.subscribe()
+    }
+
     /// The engine-side runtime, connecting on first use.
     async fn runtime(&self) -> Result<DockerRuntime, Error> {
         let mut slot = self.inner.runtime.lock().await;
@@ -132,7 +149,7 @@ impl App {
         let spec = self.spec(&id, &lang.image, new.network, &lang.env);
         match self.launch(&rt, &spec, tar_starter(&files)).await {
             Ok(()) => {
-                rooms::set_status(&self.inner.db, &id, status::READY, None).await?;
+                self.set_status(&id, status::READY, None).await?;
                 tracing::info!(room = %id, language = %new.language, "room ready");
                 rooms::get(&self.inner.db, &id).await
             }
@@ -161,18 +178,36 @@ impl App {
         files: Vec<u8>,
     ) -> Result<(), Error> {
         let room = spec.room_id.clone();
-        rt.ensure_image(
-            &spec.image,
-            |line| tracing::info!(room = %room, "pull: {line}"),
-        )
+        let events = self.inner.events.clone();
+        rt.ensure_image(&spec.image, |line| {
+            let _ = events.send(AppEvent::PullProgress {
+                room: room.clone(),
+                line: line.to_string(),
+            });
+        })
         .await?;
         let agent = self.agent_binary()?;
         let volume = rt.ensure_agent_volume(&agent, &spec.image).await?;
-        rooms::set_status(&self.inner.db, &spec.room_id, status::STARTING, None).await?;
+        self.set_status(&spec.room_id, status::STARTING, None)
+            .await?;
         let container = rt.create_container(spec, &volume).await?;
         rt.upload_files(&container, files).await?;
+        self.connect(rt, spec, true).await
+    }
+
+    /// Attaches to the room's container (starting it when asked), checks that the agent
+    /// answers, and keeps the link.
+    async fn connect(
+        &self,
+        rt: &DockerRuntime,
+        spec: &RoomContainerSpec,
+        start: bool,
+    ) -> Result<(), Error> {
+        let container = spec.container_name();
         let (link, mut agent_events) = rt.attach(&container).await?;
-        rt.start(&container).await?;
+        if start {
+            rt.start(&container).await?;
+        }
         let hello = tokio::time::timeout(
             HELLO_TIMEOUT,
             link.request(Request::Hello {
@@ -239,7 +274,7 @@ impl App {
         }
         let rt = self.runtime().await?;
         let _guard = self.inner.lifecycle.lock().await;
-        rooms::set_status(&self.inner.db, id, status::STOPPING, None).await?;
+        self.set_status(id, status::STOPPING, None).await?;
         let spec = self.spec(id, &rec.image, rec.network, &[]);
         self.inner.live.lock().await.remove(id);
         let saved = match rt
@@ -254,7 +289,7 @@ impl App {
         }?;
         // Without a saved archive the volume still holds the files: keep it.
         rt.remove(&spec, saved).await?;
-        rooms::set_status(&self.inner.db, id, status::STOPPED, None).await?;
+        self.set_status(id, status::STOPPED, None).await?;
         rooms::get(&self.inner.db, id).await
     }
 
@@ -305,13 +340,13 @@ impl App {
         };
         match self.launch(&rt, &spec, files).await {
             Ok(()) => {
-                rooms::set_status(&self.inner.db, id, status::READY, None).await?;
+                self.set_status(id, status::READY, None).await?;
                 rooms::get(&self.inner.db, id).await
             }
             Err(e) => {
                 self.inner.live.lock().await.remove(id);
                 let _ = rt.remove(&spec, false).await;
-                rooms::set_status(&self.inner.db, id, status::STOPPED, Some(&e.to_string()))
+                self.set_status(id, status::STOPPED, Some(&e.to_string()))
                     .await?;
                 Err(e)
             }
@@ -343,5 +378,306 @@ impl App {
             }
         }
         rooms::remove(&self.inner.db, id).await
+    }
+}
+
+/// How often time limits and retention are checked.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The warning comes this long before a room stops at its time limit.
+const STOP_WARNING_MS: i64 = 5 * 60 * 1000;
+
+/// Stopped rooms are deleted after this many days unless the settings say otherwise.
+pub const DEFAULT_RETENTION_DAYS: i64 = 30;
+
+/// Restarts of one crashed room within [`RECOVERY_WINDOW`] before it is left in error.
+const MAX_RECOVERIES: usize = 5;
+const RECOVERY_WINDOW: Duration = Duration::from_secs(600);
+
+/// What reconciling found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Running containers re-attached.
+    pub reattached: Vec<String>,
+    /// Stopped (crashed) containers started again.
+    pub restarted: Vec<String>,
+    /// Rooms whose container was gone, now marked stopped.
+    pub vanished: Vec<String>,
+}
+
+impl App {
+    /// Brings the rooms table and this instance's containers back in line after a start:
+    /// running containers are re-attached (the shell keeps its state), stopped ones are
+    /// started again (files kept), vanished ones are marked stopped.
+    pub async fn reconcile(&self) -> Result<Reconciled, Error> {
+        let rt = self.runtime().await?;
+        let _guard = self.inner.lifecycle.lock().await;
+        let mut report = Reconciled::default();
+        for rec in rooms::active(&self.inner.db).await? {
+            if self.inner.live.lock().await.contains_key(&rec.id) {
+                continue;
+            }
+            let spec = self.spec(&rec.id, &rec.image, rec.network, &[]);
+            match rt
+                .docker()
+                .inspect_container(&spec.container_name(), None)
+                .await
+            {
+                Ok(info) => {
+                    let running = info.state.and_then(|s| s.running).unwrap_or(false);
+                    let outcome = self.connect(&rt, &spec, !running).await;
+                    match outcome {
+                        Ok(()) => {
+                            self.set_status(&rec.id, status::READY, None).await?;
+                            if running {
+                                report.reattached.push(rec.id);
+                            } else {
+                                report.restarted.push(rec.id);
+                            }
+                        }
+                        Err(e) => {
+                            self.set_status(&rec.id, status::ERROR, Some(&e.to_string()))
+                                .await?;
+                        }
+                    }
+                }
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {
+                    self.set_status(
+                        &rec.id,
+                        status::STOPPED,
+                        Some("the room's container was gone when the app started; its files are kept"),
+                    )
+                    .await?;
+                    report.vanished.push(rec.id);
+                }
+                Err(e) => return Err(Error::Runtime(e.to_string())),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Starts what runs beside the rooms until shutdown: reconciling, restarting crashed
+    /// rooms as the engine reports them, and time limits and retention.
+    pub async fn start_background(&self) {
+        let app = self.clone();
+        self.inner.tasks.spawn(async move {
+            match app.reconcile().await {
+                Ok(r) => tracing::info!(
+                    reattached = r.reattached.len(),
+                    restarted = r.restarted.len(),
+                    vanished = r.vanished.len(),
+                    "rooms reconciled"
+                ),
+                Err(e) => tracing::warn!(error = %e, "rooms not reconciled"),
+            }
+            app.watch_engine().await;
+        });
+        let app = self.clone();
+        self.inner.tasks.spawn(async move { app.tick().await });
+    }
+
+    /// Restarts rooms whose container dies unexpectedly, following the engine's events.
+    async fn watch_engine(&self) {
+        use futures_util::StreamExt;
+        let stop = self.inner.shutdown.clone();
+        let mut recoveries: std::collections::HashMap<String, Vec<std::time::Instant>> =
+            Default::default();
+        while !stop.is_cancelled() {
+            let Ok(rt) = self.runtime().await else {
+                tokio::select! { _ = tokio::time::sleep(Duration::from_secs(5)) => continue, _ = stop.cancelled() => return }
+            };
+            let filters = std::collections::HashMap::from([
+                ("type".to_string(), vec!["container".to_string()]),
+                ("event".to_string(), vec!["die".to_string()]),
+                (
+                    "label".to_string(),
+                    vec![format!(
+                        "{}={}",
+                        crate::runtime::LABEL_INSTANCE,
+                        self.inner.instance
+                    )],
+                ),
+            ]);
+            let mut stream = rt.docker().events(Some(
+                bollard::query_parameters::EventsOptionsBuilder::new()
+                    .filters(&filters)
+                    .build(),
+            ));
+            loop {
+                let next =
+                    tokio::select! { n = stream.next() => n, _ = stop.cancelled() => return };
+                let Some(Ok(ev)) = next else { break };
+                let room = ev
+                    .actor
+                    .and_then(|a| a.attributes)
+                    .and_then(|attrs| attrs.get(crate::runtime::LABEL_ROOM).cloned());
+                let Some(room) = room else { continue };
+                let times = recoveries.entry(room.clone()).or_default();
+                times.retain(|t| t.elapsed() < RECOVERY_WINDOW);
+                if times.len() >= MAX_RECOVERIES {
+                    let _ = self
+                        .set_status(
+                            &room,
+                            status::ERROR,
+                            Some("the room's container keeps stopping; restart the room"),
+                        )
+                        .await;
+                    continue;
+                }
+                times.push(std::time::Instant::now());
+                if let Err(e) = self.recover(&room).await {
+                    tracing::warn!(room = %room, error = %e, "crashed room not restarted");
+                }
+            }
+            // The engine went away: try again shortly.
+            tokio::select! { _ = tokio::time::sleep(Duration::from_secs(2)) => {}, _ = stop.cancelled() => return }
+        }
+    }
+
+    /// Starts a crashed room's container again (same container, same files) and re-attaches.
+    async fn recover(&self, id: &str) -> Result<(), Error> {
+        let rt = self.runtime().await?;
+        let _guard = self.inner.lifecycle.lock().await;
+        let rec = rooms::record(&self.inner.db, id).await?;
+        if rec.status != status::READY {
+            return Ok(()); // stopping, stopped or deleted on purpose
+        }
+        let spec = self.spec(id, &rec.image, rec.network, &[]);
+        let info = rt
+            .docker()
+            .inspect_container(&spec.container_name(), None)
+            .await;
+        let running = match info {
+            Ok(i) => i.state.and_then(|s| s.running).unwrap_or(false),
+            Err(_) => return Ok(()), // removed on purpose (restart, delete)
+        };
+        if running {
+            return Ok(());
+        }
+        tracing::warn!(room = %id, "room container died; starting it again");
+        self.inner.live.lock().await.remove(id);
+        self.set_status(id, status::STARTING, None).await?;
+        match self.connect(&rt, &spec, true).await {
+            Ok(()) => self.set_status(id, status::READY, None).await,
+            Err(e) => {
+                self.set_status(id, status::ERROR, Some(&e.to_string()))
+                    .await
+            }
+        }
+    }
+
+    /// Gives a running room a new container with the same files (for a wedged shell).
+    pub async fn restart_room(&self, id: &str) -> Result<RoomSummary, Error> {
+        let rec = rooms::record(&self.inner.db, id).await?;
+        if rec.status == status::STOPPED || rec.status == status::STOPPING {
+            return Err(Error::Invalid(format!(
+                "room {id} is {}; resume it instead",
+                rec.status
+            )));
+        }
+        let rt = self.runtime().await?;
+        let _guard = self.inner.lifecycle.lock().await;
+        self.inner.live.lock().await.remove(id);
+        let env = self
+            .inner
+            .catalog
+            .get(&rec.language)
+            .map(|l| l.env.clone())
+            .unwrap_or_default();
+        let spec = self.spec(id, &rec.image, rec.network, &env);
+        rt.remove(&spec, false).await?;
+        match self.launch(&rt, &spec, tar_starter(&[])).await {
+            Ok(()) => {
+                self.set_status(id, status::READY, None).await?;
+                rooms::get(&self.inner.db, id).await
+            }
+            Err(e) => {
+                self.set_status(id, status::ERROR, Some(&e.to_string()))
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Pushes a room's time limit by `secs`.
+    pub async fn extend_room(&self, id: &str, secs: u64) -> Result<RoomSummary, Error> {
+        rooms::record(&self.inner.db, id).await?;
+        rooms::extend(&self.inner.db, id, secs).await?;
+        rooms::get(&self.inner.db, id).await
+    }
+
+    /// The room's files as a zip archive at `out`.
+    pub async fn export_room(&self, id: &str, out: &std::path::Path) -> Result<u64, Error> {
+        let rec = rooms::record(&self.inner.db, id).await?;
+        let tar = if rec.status == status::STOPPED {
+            match tokio::fs::read(rooms::files_archive(&self.inner.data_dir, id)).await {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => {
+                    return Err(Error::Runtime(format!(
+                        "cannot read the room's saved files: {e}"
+                    )))
+                }
+            }
+        } else {
+            let rt = self.runtime().await?;
+            let spec = self.spec(id, &rec.image, rec.network, &[]);
+            rt.download_files(&spec.container_name(), MAX_SAVED_FILES)
+                .await?
+        };
+        let zip = crate::export::tar_to_zip(&tar)
+            .map_err(|e| Error::Runtime(format!("cannot build the zip: {e}")))?;
+        let tmp = out.with_extension("zip.part");
+        let io = |e: std::io::Error| Error::Invalid(format!("cannot write {}: {e}", out.display()));
+        tokio::fs::write(&tmp, &zip).await.map_err(io)?;
+        tokio::fs::rename(&tmp, out).await.map_err(io)?;
+        Ok(zip.len() as u64)
+    }
+
+    /// Stops rooms at their time limit (warning 5 minutes before) and deletes stopped rooms
+    /// past the retention period.
+    async fn tick(&self) {
+        let stop = self.inner.shutdown.clone();
+        while !stop.is_cancelled() {
+            tokio::select! { _ = tokio::time::sleep(TICK) => {}, _ = stop.cancelled() => return }
+            let now = crate::db::now_ms();
+            match rooms::due(&self.inner.db, now, STOP_WARNING_MS).await {
+                Ok((stop_now, warn)) => {
+                    for (room, stop_at) in warn {
+                        let _ = self.inner.events.send(AppEvent::StopSoon { room, stop_at });
+                    }
+                    for room in stop_now {
+                        tracing::info!(room = %room, "time limit reached: stopping");
+                        if let Err(e) = self.stop_room(&room).await {
+                            tracing::warn!(room = %room, error = %e, "auto-stop failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "time limits not checked"),
+            }
+            let retention_ms = self.retention_days().await * 86_400_000;
+            if let Ok(expired) = rooms::expired(&self.inner.db, now - retention_ms).await {
+                for room in expired {
+                    tracing::info!(room = %room, "retention period over: deleting");
+                    if let Err(e) = self.delete_room(&room).await {
+                        tracing::warn!(room = %room, error = %e, "retention delete failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Days a stopped room is kept (setting `retention_days`).
+    async fn retention_days(&self) -> i64 {
+        sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = 'retention_days'")
+            .fetch_optional(&self.inner.db)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|(v,)| v.parse::<i64>().ok())
+            .filter(|d| *d > 0)
+            .unwrap_or(DEFAULT_RETENTION_DAYS)
     }
 }

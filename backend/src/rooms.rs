@@ -25,6 +25,9 @@ pub struct RoomSummary {
     /// Creation time, milliseconds since the Unix epoch.
     #[specta(type = f64)]
     pub created_at: i64,
+    /// When it stops by itself (its time limit), milliseconds since the Unix epoch.
+    #[specta(type = Option<f64>)]
+    pub stop_at: Option<i64>,
 }
 
 /// What a new room is made of.
@@ -38,7 +41,13 @@ pub struct NewRoom {
     pub candidate_terminal: bool,
     /// Whether the room reaches the engine's default network.
     pub network: bool,
+    /// Seconds until it stops by itself; `None` means the default (24 hours).
+    #[serde(default)]
+    pub time_limit_secs: Option<u32>,
 }
+
+/// The time limit of a room when none is given.
+pub const DEFAULT_TIME_LIMIT_SECS: u32 = 24 * 3600;
 
 /// Lifecycle states, as stored.
 pub mod status {
@@ -66,7 +75,7 @@ pub fn new_id() -> String {
 /// Every room not deleted, newest first.
 pub async fn list(db: &SqlitePool) -> Result<Vec<RoomSummary>, Error> {
     let rows = sqlx::query_as::<_, RoomSummary>(
-        "SELECT id, name, language, status, error, created_at FROM rooms ORDER BY created_at DESC",
+        "SELECT id, name, language, status, error, created_at, stop_at FROM rooms ORDER BY created_at DESC",
     )
     .fetch_all(db)
     .await?;
@@ -76,7 +85,7 @@ pub async fn list(db: &SqlitePool) -> Result<Vec<RoomSummary>, Error> {
 /// One room.
 pub async fn get(db: &SqlitePool, id: &str) -> Result<RoomSummary, Error> {
     sqlx::query_as::<_, RoomSummary>(
-        "SELECT id, name, language, status, error, created_at FROM rooms WHERE id = ?",
+        "SELECT id, name, language, status, error, created_at, stop_at FROM rooms WHERE id = ?",
     )
     .bind(id)
     .fetch_optional(db)
@@ -114,8 +123,8 @@ pub async fn record(db: &SqlitePool, id: &str) -> Result<RoomRecord, Error> {
 pub async fn insert(db: &SqlitePool, id: &str, room: &NewRoom, image: &str) -> Result<(), Error> {
     let now = crate::db::now_ms();
     sqlx::query(
-        "INSERT INTO rooms (id, name, language, status, image, candidate_terminal, network, created_at, updated_at)
-         VALUES (?, ?, ?, 'creating', ?, ?, ?, ?, ?)",
+        "INSERT INTO rooms (id, name, language, status, image, candidate_terminal, network, time_limit_secs, created_at, updated_at)
+         VALUES (?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(&room.name)
@@ -123,6 +132,7 @@ pub async fn insert(db: &SqlitePool, id: &str, room: &NewRoom, image: &str) -> R
     .bind(image)
     .bind(room.candidate_terminal)
     .bind(room.network)
+    .bind(room.time_limit_secs.unwrap_or(DEFAULT_TIME_LIMIT_SECS))
     .bind(now)
     .bind(now)
     .execute(db)
@@ -156,6 +166,70 @@ pub async fn set_status(
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Pushes a room's time limit (and its stop time, when it runs) by `secs`.
+pub async fn extend(db: &SqlitePool, id: &str, secs: u64) -> Result<(), Error> {
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX / 2_000);
+    sqlx::query(
+        "UPDATE rooms SET time_limit_secs = time_limit_secs + ?1,
+         stop_at = CASE WHEN stop_at IS NULL THEN NULL ELSE stop_at + ?1 * 1000 END,
+         warned_at = NULL, updated_at = ?2 WHERE id = ?3",
+    )
+    .bind(secs)
+    .bind(crate::db::now_ms())
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Running rooms whose stop time has come, and those whose 5-minute warning is due.
+pub async fn due(
+    db: &SqlitePool,
+    now: i64,
+    warn_ms: i64,
+) -> Result<(Vec<String>, Vec<(String, i64)>), Error> {
+    let stop: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM rooms WHERE status = 'ready' AND stop_at <= ?")
+            .bind(now)
+            .fetch_all(db)
+            .await?;
+    let warn: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, stop_at FROM rooms WHERE status = 'ready' AND stop_at > ?1 AND stop_at <= ?1 + ?2 AND warned_at IS NULL",
+    )
+    .bind(now)
+    .bind(warn_ms)
+    .fetch_all(db)
+    .await?;
+    for (id, _) in &warn {
+        sqlx::query("UPDATE rooms SET warned_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(db)
+            .await?;
+    }
+    Ok((stop.into_iter().map(|(id,)| id).collect(), warn))
+}
+
+/// Stopped rooms past the retention period.
+pub async fn expired(db: &SqlitePool, before: i64) -> Result<Vec<String>, Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM rooms WHERE status = 'stopped' AND stopped_at < ?")
+            .bind(before)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Rooms that should have a container.
+pub async fn active(db: &SqlitePool) -> Result<Vec<RoomRecord>, Error> {
+    Ok(sqlx::query_as::<_, RoomRecord>(
+        "SELECT id, language, image, network != 0 AS network, status FROM rooms
+         WHERE status IN ('creating', 'starting', 'ready', 'stopping')",
+    )
+    .fetch_all(db)
+    .await?)
 }
 
 /// Deletes a room's row.

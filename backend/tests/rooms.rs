@@ -39,6 +39,7 @@ fn bash_room(name: &str) -> NewRoom {
         language: "bash".into(),
         candidate_terminal: true,
         network: false,
+        time_limit_secs: None,
     }
 }
 
@@ -98,14 +99,14 @@ async fn create_stop_resume_delete() {
     let (link, mut events) = app.room_agent(&room.id).await.unwrap();
     link.send(Request::PtyInput {
         data: ByteBuf::from(
-            b"mkdir -p work && echo kept > work/notes.txt && echo done-writing\r".to_vec(),
+            b"mkdir -p work && echo kept > work/notes.txt && echo done-$((40+2))\r".to_vec(),
         ),
     })
     .await
     .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut seen = String::new();
-    while !seen.contains("done-writing\r\n") {
+    while !seen.contains("done-42") {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Ok(Event::PtyOutput { data })) => seen.push_str(&String::from_utf8_lossy(&data)),
             Ok(Ok(_)) => {}
@@ -228,5 +229,199 @@ async fn an_empty_name_is_refused() {
     let app = app(&dir).await;
     let err = app.create_room(bash_room("   ")).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Invalid);
+    app.shutdown().await;
+}
+
+async fn type_and_wait(app: &App, room: &str, line: &str, needle: &str) -> String {
+    let (link, mut events) = app.room_agent(room).await.unwrap();
+    link.send(Request::PtyInput {
+        data: ByteBuf::from(format!("{line}\r").into_bytes()),
+    })
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(Event::PtyOutput { data })) => seen.push_str(&String::from_utf8_lossy(&data)),
+            Ok(Ok(_)) => {}
+            other => panic!("{needle:?} never came: {other:?}; saw {seen:?}"),
+        }
+    }
+    seen
+}
+
+async fn container_id(room: &str) -> String {
+    let docker = backend::engine::Engine::new(None).client().await.unwrap();
+    docker
+        .inspect_container(&format!("interview-platform-room-{room}"), None)
+        .await
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_backend_restart_reattaches_and_the_shell_keeps_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = app(&dir).await;
+    let room = first.create_room(bash_room("reattach")).await.unwrap();
+    type_and_wait(
+        &first,
+        &room.id,
+        "MARK=survived; echo set-$((2+3))",
+        "set-5",
+    )
+    .await;
+    first.shutdown().await;
+
+    let second = app(&dir).await;
+    let report = second.reconcile().await.unwrap();
+    assert_eq!(report.reattached, vec![room.id.clone()]);
+    type_and_wait(&second, &room.id, "echo mark=$MARK", "mark=survived").await;
+    second.delete_room(&room.id).await.unwrap();
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_killed_container_comes_back_with_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    app.start_background().await;
+    let room = app.create_room(bash_room("crash")).await.unwrap();
+    type_and_wait(
+        &app,
+        &room.id,
+        "echo precious > keep.txt; echo wrote-$((6*7))",
+        "wrote-42",
+    )
+    .await;
+    let mut events = app.subscribe();
+    let docker = backend::engine::Engine::new(None).client().await.unwrap();
+    docker
+        .kill_container(
+            &format!("interview-platform-room-{}", room.id),
+            None::<bollard::query_parameters::KillContainerOptions>,
+        )
+        .await
+        .unwrap();
+    // It goes through starting and comes back ready.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut saw_starting = false;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(backend::events::AppEvent::RoomStatus {
+                room: r, status, ..
+            })) if r == room.id => {
+                if status == "starting" {
+                    saw_starting = true;
+                }
+                if status == "ready" && saw_starting {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => panic!("the room did not come back"),
+        }
+    }
+    assert_eq!(read_file(&app, &room.id, "keep.txt").await, b"precious\n");
+    app.delete_room(&room.id).await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn restart_gives_a_new_container_with_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    let room = app.create_room(bash_room("restart")).await.unwrap();
+    type_and_wait(
+        &app,
+        &room.id,
+        "echo v1 > state.txt; MARK=old; echo ok$((1+1))",
+        "ok2",
+    )
+    .await;
+    let before = container_id(&room.id).await;
+    assert_eq!(app.restart_room(&room.id).await.unwrap().status, "ready");
+    assert_ne!(container_id(&room.id).await, before, "a new container");
+    assert_eq!(read_file(&app, &room.id, "state.txt").await, b"v1\n");
+    // The brackets come from command substitutions, so the typed line never matches.
+    let out = type_and_wait(
+        &app,
+        &room.id,
+        "echo \"mark=$(echo '[')${MARK}$(echo ']')end\"",
+        "end\r\n",
+    )
+    .await;
+    assert!(out.contains("mark=[]end"), "a fresh shell: {out}");
+    app.delete_room(&room.id).await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn extend_pushes_the_stop_time_and_export_zips_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    let room = app
+        .create_room(NewRoom {
+            time_limit_secs: Some(3600),
+            ..bash_room("extend")
+        })
+        .await
+        .unwrap();
+    let stop_at = room.stop_at.expect("a running room has a stop time");
+    let extended = app.extend_room(&room.id, 1800).await.unwrap();
+    assert_eq!(extended.stop_at, Some(stop_at + 1_800_000));
+
+    let out = dir.path().join("export.zip");
+    assert!(app.export_room(&room.id, &out).await.unwrap() > 0);
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let mut main = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("main.sh").unwrap(), &mut main).unwrap();
+    assert_eq!(main, "echo hello from the starter\n");
+    assert!(zip.by_name("lib/util.sh").is_ok());
+
+    // A stopped room exports from its saved files.
+    app.stop_room(&room.id).await.unwrap();
+    let out2 = dir.path().join("stopped.zip");
+    app.export_room(&room.id, &out2).await.unwrap();
+    assert!(zip::ZipArchive::new(std::fs::File::open(&out2).unwrap())
+        .unwrap()
+        .by_name("main.sh")
+        .is_ok());
+    app.delete_room(&room.id).await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_room_stops_by_itself_at_its_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    let mut events = app.subscribe();
+    app.start_background().await;
+    let room = app
+        .create_room(NewRoom {
+            time_limit_secs: Some(3),
+            ..bash_room("short")
+        })
+        .await
+        .unwrap();
+    let mut warned = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(backend::events::AppEvent::StopSoon { room: r, .. })) if r == room.id => {
+                warned = true
+            }
+            Ok(Ok(backend::events::AppEvent::RoomStatus {
+                room: r, status, ..
+            })) if r == room.id && status == "stopped" => break,
+            Ok(_) => {}
+            Err(_) => panic!("the room did not stop at its time limit"),
+        }
+    }
+    assert!(warned, "the warning came before the stop");
+    assert!(backend::rooms::files_archive(&dir.path().join("data"), &room.id).is_file());
+    app.delete_room(&room.id).await.unwrap();
     app.shutdown().await;
 }

@@ -100,10 +100,10 @@ async fn a_hardened_room_runs_the_agent_and_the_backend_talks_to_it() {
         output_until(&mut events, "uid=1000 home=/home/candidate pwd=/interview").await;
         type_line(
             &link,
-            "touch /etc/x 2>&1 | grep -o 'Read-only file system'; echo rootfs-checked",
+            "touch /etc/x 2>&1 | grep -o 'Read-only file system'; echo rootfs-$((0+1))",
         )
         .await;
-        let out = output_until(&mut events, "rootfs-checked\r\n").await;
+        let out = output_until(&mut events, "rootfs-1").await;
         assert!(out.contains("Read-only file system"), "{out}");
         type_line(
             &link,

@@ -182,8 +182,8 @@ fn an_exited_shell_is_replaced() {
             break;
         }
     }
-    h.type_line("echo back again");
-    h.output_until("back again");
+    h.type_line("echo back-$((1+1))");
+    h.output_until("back-2");
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub fn run() {
             if let Err(e) = tauri::async_runtime::block_on(core.open_admin_socket()) {
                 tracing::warn!(error = %e, "admin socket not opened");
             }
+            tauri::async_runtime::block_on(core.start_background());
             handle.manage(core);
             handle.manage(LogGuardSlot(std::sync::Mutex::new(log)));
             Ok(())

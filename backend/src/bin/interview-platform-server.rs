@@ -75,6 +75,39 @@ enum RoomsCommand {
         /// host reaches).
         #[arg(long, value_enum, default_value = "off")]
         network: OnOff,
+        /// When the room stops by itself: 90m, 2h, 1d [default: 24h]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        time_limit: Option<u64>,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a running room a new container with the same files (for a wedged shell).
+    Restart {
+        /// Room id.
+        id: String,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Push a room's time limit.
+    Extend {
+        /// Room id.
+        id: String,
+        /// How much longer: 30m, 2h, 1d.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        by: u64,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the room's files as a zip archive.
+    Export {
+        /// Room id.
+        id: String,
+        /// The zip file to write.
+        #[arg(long, value_name = "FILE.zip")]
+        output: PathBuf,
         /// Print one JSON value.
         #[arg(long)]
         json: bool,
@@ -109,6 +142,10 @@ enum RoomsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_duration(text: &str) -> Result<u64, String> {
+    backend::events::parse_duration(text)
 }
 
 fn main() -> ExitCode {
@@ -158,6 +195,7 @@ async fn serve(
         app.listen(listen).await
     }
     .await;
+    app.start_background().await;
     let addr = match started {
         Ok(addr) => addr,
         Err(e) => {
@@ -247,6 +285,7 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
             language,
             candidate_terminal,
             network,
+            time_limit,
             json,
         } => {
             if !json {
@@ -257,6 +296,7 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
                 language,
                 candidate_terminal: matches!(candidate_terminal, OnOff::On),
                 network: matches!(network, OnOff::On),
+                time_limit_secs: time_limit.map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
             });
             let r = room(call(data_dir, req).await?)?;
             if json {
@@ -291,6 +331,31 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
         RoomsCommand::Resume { id, json } => {
             let r = room(call(data_dir, AdminRequest::ResumeRoom { id }).await?)?;
             report(&r, json, "running again");
+        }
+        RoomsCommand::Restart { id, json } => {
+            let r = room(call(data_dir, AdminRequest::RestartRoom { id }).await?)?;
+            report(&r, json, "running in a new container with the same files");
+        }
+        RoomsCommand::Extend { id, by, json } => {
+            let r = room(call(data_dir, AdminRequest::ExtendRoom { id, secs: by }).await?)?;
+            report(&r, json, "extended");
+        }
+        RoomsCommand::Export { id, output, json } => {
+            let output = std::path::absolute(&output)
+                .with_context(|| format!("cannot use {}", output.display()))?;
+            let v = call(
+                data_dir,
+                AdminRequest::ExportRoom {
+                    id,
+                    output: output.clone(),
+                },
+            )
+            .await?;
+            if json {
+                print_json(&v);
+            } else {
+                println!("Files written to {}", output.display());
+            }
         }
         RoomsCommand::Delete { id, json } => {
             let v = call(data_dir, AdminRequest::DeleteRoom { id: id.clone() }).await?;

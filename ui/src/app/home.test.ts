@@ -9,6 +9,7 @@ const room: RoomSummary = {
   status: 'ready',
   error: null,
   created_at: 1_764_000_000_000,
+  stop_at: null,
 };
 
 function api(overrides: Partial<DesktopApi> = {}): DesktopApi {

@@ -170,7 +170,11 @@ error: string | null;
 /**
  * Creation time, milliseconds since the Unix epoch.
  */
-created_at: number }
+created_at: number; 
+/**
+ * When it stops by itself (its time limit), milliseconds since the Unix epoch.
+ */
+stop_at: number | null }
 
 /** tauri-specta globals **/
 
