@@ -161,14 +161,17 @@ pub fn run(
                 .spawn(move || supervise_shell(shared, dir))?,
         );
     }
-    {
-        let shared = shared.clone();
-        let root = workdir.root().to_path_buf();
-        workers.push(
-            thread::Builder::new()
-                .name("insider-watch".into())
-                .spawn(move || watch_files(shared, root))?,
-        );
+    match start_watch(workdir.root()) {
+        Ok(watch) => {
+            let shared = shared.clone();
+            let root = workdir.root().to_path_buf();
+            workers.push(
+                thread::Builder::new()
+                    .name("insider-watch".into())
+                    .spawn(move || watch_files(shared, root, watch))?,
+            );
+        }
+        Err(e) => shared.error(0, ErrorCode::Io, format!("file watching unavailable: {e}")),
     }
     if let Some(path) = config.heartbeat.clone() {
         let shared = shared.clone();
@@ -490,20 +493,29 @@ fn pump_output(shared: Arc<Shared>, mut reader: Box<dyn Read + Send>) {
 }
 
 /// Reports files changed inside the working directory, debounced.
-fn watch_files(shared: Arc<Shared>, root: PathBuf) {
+/// Sets up the watch on `root`. Done before the agent answers anything, so a change made
+/// after the first reply is always seen.
+fn start_watch(root: &Path) -> Result<FileWatch, String> {
     use notify::{RecursiveMode, Watcher};
     let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher = match notify::recommended_watcher(tx) {
-        Ok(w) => w,
-        Err(e) => {
-            shared.error(0, ErrorCode::Io, format!("file watching unavailable: {e}"));
-            return;
-        }
-    };
-    if let Err(e) = watcher.watch(&root, RecursiveMode::Recursive) {
-        shared.error(0, ErrorCode::Io, format!("file watching unavailable: {e}"));
-        return;
-    }
+    let mut watcher = notify::recommended_watcher(tx).map_err(|e| e.to_string())?;
+    watcher
+        .watch(root, RecursiveMode::Recursive)
+        .map_err(|e| e.to_string())?;
+    Ok(FileWatch {
+        _watcher: watcher,
+        rx,
+    })
+}
+
+/// A live watch and its events.
+struct FileWatch {
+    _watcher: notify::RecommendedWatcher,
+    rx: Receiver<notify::Result<notify::Event>>,
+}
+
+fn watch_files(shared: Arc<Shared>, root: PathBuf, watch: FileWatch) {
+    let rx = watch.rx;
     while !shared.stopping() {
         let first = match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(ev) => ev,
