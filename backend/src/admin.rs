@@ -60,6 +60,12 @@ pub enum AdminRequest {
         /// By how many seconds.
         secs: u64,
     },
+    /// Turn this connection into the room's terminal: after the `Ok` reply, the client sends
+    /// [`AttachInput`] lines and receives [`AttachOutput`] lines until either side closes.
+    Attach {
+        /// Room id.
+        id: String,
+    },
     /// Write the room's files as a zip.
     ExportRoom {
         /// Room id.
@@ -67,6 +73,31 @@ pub enum AdminRequest {
         /// Absolute path of the zip to write.
         output: PathBuf,
     },
+}
+
+/// A line the attached client sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachInput {
+    /// Keystrokes, base64.
+    Input(String),
+    /// The client's terminal size.
+    Resize {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+}
+
+/// A line the attached client receives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachOutput {
+    /// Terminal output, base64.
+    Output(String),
+    /// The room stopped or its agent went away.
+    Closed(String),
 }
 
 /// The instance's state, for `status`.
@@ -165,6 +196,11 @@ impl App {
             }
             AdminRequest::RestartRoom { id } => json(&self.restart_room(&id).await?),
             AdminRequest::ExtendRoom { id, secs } => json(&self.extend_room(&id, secs).await?),
+            AdminRequest::Attach { .. } => {
+                return Err(Error::Invalid(
+                    "attach is served on its own connection".into(),
+                ))
+            }
             AdminRequest::ExportRoom { id, output } => {
                 if !output.is_absolute() {
                     return Err(Error::Invalid("the export path must be absolute".into()));
@@ -200,6 +236,10 @@ async fn serve_connection(app: &App, stream: UnixStream) {
                 message: format!("request over {MAX_REQUEST} bytes"),
             }),
             Ok(_) => match serde_json::from_str::<AdminRequest>(line.trim()) {
+                Ok(AdminRequest::Attach { id }) => {
+                    attach(app, &id, lines, write).await;
+                    return;
+                }
                 Ok(req) => match app.admin(req).await {
                     Ok(v) => AdminReply::Ok(v),
                     Err(e) => AdminReply::Error(e.body()),
@@ -215,6 +255,89 @@ async fn serve_connection(app: &App, stream: UnixStream) {
         out.push(b'\n');
         if write.write_all(&out).await.is_err() || oversized {
             return;
+        }
+    }
+}
+
+/// Serves an attached terminal: the room's scrollback first, then live output one way and
+/// keystrokes the other, until either side ends.
+async fn attach(
+    app: &App,
+    id: &str,
+    mut lines: BufReader<tokio::net::unix::OwnedReadHalf>,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+) {
+    use base64::Engine as _;
+    use insider::protocol::{Event, Request};
+    use tokio::io::AsyncReadExt;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let send = |msg: &AttachOutput| {
+        let mut out = serde_json::to_vec(msg).unwrap_or_default();
+        out.push(b'\n');
+        out
+    };
+    let (link, mut events) = match app.room_agent(id).await {
+        Ok(pair) => pair,
+        Err(e) => {
+            let mut out = serde_json::to_vec(&AdminReply::Error(e.body())).unwrap_or_default();
+            out.push(b'\n');
+            let _ = write.write_all(&out).await;
+            return;
+        }
+    };
+    let mut hello =
+        serde_json::to_vec(&AdminReply::Ok(serde_json::json!({ "id": id }))).unwrap_or_default();
+    hello.push(b'\n');
+    if write.write_all(&hello).await.is_err() {
+        return;
+    }
+    if let Ok(Event::Snapshot { scrollback, .. }) = link.request(Request::Snapshot).await {
+        if write
+            .write_all(&send(&AttachOutput::Output(b64.encode(&scrollback))))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let mut line = String::new();
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(Event::PtyOutput { data }) => {
+                    if write.write_all(&send(&AttachOutput::Output(b64.encode(&data)))).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => {
+                    let _ = write.write_all(&send(&AttachOutput::Closed("the room stopped".into()))).await;
+                    return;
+                }
+            },
+            read = async {
+                line.clear();
+                (&mut lines).take(MAX_REQUEST as u64 + 1).read_line(&mut line).await
+            } => {
+                match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if line.len() > MAX_REQUEST => return,
+                    Ok(_) => {}
+                }
+                let msg = match serde_json::from_str::<AttachInput>(line.trim()) {
+                    Ok(AttachInput::Input(data)) => match b64.decode(data.trim()) {
+                        Ok(bytes) => Request::PtyInput { data: bytes.into() },
+                        Err(_) => continue,
+                    },
+                    Ok(AttachInput::Resize { cols, rows }) => Request::PtyResize { cols, rows },
+                    Err(_) => continue,
+                };
+                if link.send(msg).await.is_err() {
+                    let _ = write.write_all(&send(&AttachOutput::Closed("the room's agent went away".into()))).await;
+                    return;
+                }
+            }
         }
     }
 }

@@ -101,6 +101,11 @@ enum RoomsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Your terminal becomes the room's shell. Detach with Ctrl-] (the room keeps running).
+    Attach {
+        /// Room id.
+        id: String,
+    },
     /// Write the room's files as a zip archive.
     Export {
         /// Room id.
@@ -340,6 +345,7 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
             let r = room(call(data_dir, AdminRequest::ExtendRoom { id, secs: by }).await?)?;
             report(&r, json, "extended");
         }
+        RoomsCommand::Attach { id } => attach(data_dir, &id).await?,
         RoomsCommand::Export { id, output, json } => {
             let output = std::path::absolute(&output)
                 .with_context(|| format!("cannot use {}", output.display()))?;
@@ -366,6 +372,116 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
             }
         }
     }
+    Ok(())
+}
+
+/// The byte Ctrl-] sends: it detaches, as in telnet.
+const DETACH_KEY: u8 = 0x1d;
+
+/// Puts the terminal back the way it was, whatever happens.
+struct RawMode;
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+async fn attach(data_dir: &std::path::Path, id: &str) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use std::io::{IsTerminal, Read, Write};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let path = admin::socket_path(data_dir);
+    let stream = tokio::net::UnixStream::connect(&path)
+        .await
+        .map_err(|_| ClientError::NotRunning(data_dir.to_path_buf()))?;
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let req = serde_json::to_string(&AdminRequest::Attach { id: id.to_string() })?;
+    write.write_all(format!("{req}\n").as_bytes()).await?;
+    let first = lines
+        .next_line()
+        .await?
+        .context("the instance closed the connection")?;
+    if let admin::AdminReply::Error(e) = serde_json::from_str::<admin::AdminReply>(&first)? {
+        anyhow::bail!("{}", e.message);
+    }
+    eprintln!("Attached to room {id}. Detach with Ctrl-] (the room keeps running).\r");
+
+    let tty = std::io::stdin().is_terminal();
+    let _raw = if tty {
+        crossterm::terminal::enable_raw_mode().context("cannot put the terminal in raw mode")?;
+        Some(RawMode)
+    } else {
+        None
+    };
+    let send_line =
+        |msg: &admin::AttachInput| format!("{}\n", serde_json::to_string(msg).unwrap_or_default());
+    if let Ok((cols, rows)) = crossterm::terminal::size() {
+        write
+            .write_all(send_line(&admin::AttachInput::Resize { cols, rows }).as_bytes())
+            .await?;
+    }
+
+    // Keystrokes come from a thread: stdin is a blocking file descriptor.
+    let (keys_tx, mut keys) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if keys_tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?;
+    let mut stdout = std::io::stdout();
+    loop {
+        tokio::select! {
+            key = keys.recv() => {
+                let Some(mut bytes) = key else { break };
+                let detach = bytes.iter().position(|b| *b == DETACH_KEY);
+                if let Some(at) = detach {
+                    bytes.truncate(at);
+                }
+                if !bytes.is_empty() {
+                    write.write_all(send_line(&admin::AttachInput::Input(b64.encode(&bytes))).as_bytes()).await?;
+                }
+                if detach.is_some() {
+                    break;
+                }
+            }
+            _ = winch.recv() => {
+                if let Ok((cols, rows)) = crossterm::terminal::size() {
+                    write.write_all(send_line(&admin::AttachInput::Resize { cols, rows }).as_bytes()).await?;
+                }
+            }
+            line = lines.next_line() => {
+                let Some(line) = line? else { break };
+                match serde_json::from_str::<admin::AttachOutput>(&line) {
+                    Ok(admin::AttachOutput::Output(data)) => {
+                        stdout.write_all(&b64.decode(data.trim()).unwrap_or_default())?;
+                        stdout.flush()?;
+                    }
+                    Ok(admin::AttachOutput::Closed(why)) => {
+                        drop(_raw);
+                        eprintln!("\r\n{why}");
+                        return Ok(());
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    drop(_raw);
+    eprintln!("\r\nDetached from room {id}; it keeps running.");
     Ok(())
 }
 
