@@ -425,3 +425,44 @@ async fn a_room_stops_by_itself_at_its_time_limit() {
     app.delete_room(&room.id).await.unwrap();
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn stopped_rooms_past_the_retention_period_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    let room = app.create_room(bash_room("old")).await.unwrap();
+    app.stop_room(&room.id).await.unwrap();
+    // Stopped 31 days ago, past the 30-day default.
+    let long_ago = backend::db::now_ms() - 31 * 86_400_000;
+    sqlx::query("UPDATE rooms SET stopped_at = ? WHERE id = ?")
+        .bind(long_ago)
+        .bind(&room.id)
+        .execute(app.db())
+        .await
+        .unwrap();
+    let kept = app.create_room(bash_room("recent")).await.unwrap();
+    app.stop_room(&kept.id).await.unwrap();
+    app.start_background().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ids: Vec<String> = app
+            .list_rooms()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        if !ids.contains(&room.id) {
+            assert!(ids.contains(&kept.id), "a recently stopped room is kept");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old room was not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!backend::rooms::files_archive(&dir.path().join("data"), &room.id).exists());
+    app.delete_room(&kept.id).await.unwrap();
+    app.shutdown().await;
+}

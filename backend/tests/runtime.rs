@@ -286,3 +286,27 @@ async fn garbage_on_the_attach_stream_does_not_kill_the_agent() {
     rt.remove(&spec, true).await.unwrap();
     result
 }
+
+#[tokio::test]
+async fn a_network_on_room_uses_the_engines_default_network() {
+    // Read back from the engine only: nothing sends traffic to a container address.
+    let rt = runtime().await;
+    let volume = rt
+        .ensure_agent_volume(&agent_binary(), BUSYBOX)
+        .await
+        .unwrap();
+    let mut spec = RoomContainerSpec::new(room_id(), BUSYBOX);
+    spec.network = true;
+    let result = async {
+        let name = rt.create_container(&spec, &volume).await.unwrap();
+        let inspect = rt.docker().inspect_container(&name, None).await.unwrap();
+        assert_eq!(
+            inspect.host_config.unwrap().network_mode.as_deref(),
+            Some("default")
+        );
+        assert_ne!(inspect.config.unwrap().network_disabled, Some(true));
+    }
+    .await;
+    rt.remove(&spec, true).await.unwrap();
+    result
+}

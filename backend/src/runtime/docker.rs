@@ -89,6 +89,8 @@ impl RoomContainerSpec {
 pub struct DockerRuntime {
     docker: Docker,
     instance: String,
+    /// Agent volumes known to be complete: checked once per process, not per room.
+    ready_volumes: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl DockerRuntime {
@@ -97,6 +99,7 @@ impl DockerRuntime {
         Self {
             docker,
             instance: instance.into(),
+            ready_volumes: Default::default(),
         }
     }
 
@@ -131,9 +134,13 @@ impl DockerRuntime {
             insider::VERSION,
             binary.len()
         );
+        if self.volume_known(&name) {
+            return Ok(name);
+        }
         if self.docker.inspect_volume(&name).await.is_ok()
             && self.agent_ready(&name, helper_image).await?
         {
+            self.mark_volume_ready(&name);
             return Ok(name);
         }
         self.docker
@@ -221,7 +228,22 @@ impl DockerRuntime {
             )
             .await;
         filled?;
+        self.mark_volume_ready(&name);
         Ok(name)
+    }
+
+    fn volume_known(&self, name: &str) -> bool {
+        self.ready_volumes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(name)
+    }
+
+    fn mark_volume_ready(&self, name: &str) {
+        self.ready_volumes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string());
     }
 
     /// Whether the agent volume already holds the agent (a previous fill completed).
