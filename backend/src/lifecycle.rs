@@ -163,6 +163,17 @@ impl App {
         }
     }
 
+    /// The container spec of a stored room, with its language's environment.
+    fn spec_of(&self, rec: &rooms::RoomRecord) -> RoomContainerSpec {
+        let env = self
+            .inner
+            .catalog
+            .get(&rec.language)
+            .map(|l| l.env.clone())
+            .unwrap_or_default();
+        self.spec(&rec.id, &rec.image, rec.network, &env)
+    }
+
     fn spec(&self, id: &str, image: &str, network: bool, env: &[String]) -> RoomContainerSpec {
         let mut spec = RoomContainerSpec::new(id, image);
         spec.network = network;
@@ -293,6 +304,17 @@ impl App {
         rooms::get(&self.inner.db, id).await
     }
 
+    /// The files saved when the room last stopped; empty when none were.
+    async fn saved_files(&self, id: &str) -> Result<Vec<u8>, Error> {
+        match tokio::fs::read(rooms::files_archive(&self.inner.data_dir, id)).await {
+            Ok(t) => Ok(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::Runtime(format!(
+                "cannot read the room's saved files: {e}"
+            ))),
+        }
+    }
+
     async fn save_files(&self, id: &str, tar: &[u8]) -> Result<(), Error> {
         let path = rooms::files_archive(&self.inner.data_dir, id);
         let dir = path.parent().unwrap_or(&self.inner.data_dir).to_path_buf();
@@ -315,23 +337,8 @@ impl App {
         }
         let rt = self.runtime().await?;
         let _guard = self.inner.lifecycle.lock().await;
-        let archive = rooms::files_archive(&self.inner.data_dir, id);
-        let files = match tokio::fs::read(&archive).await {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                return Err(Error::Runtime(format!(
-                    "cannot read the room's saved files: {e}"
-                )))
-            }
-        };
-        let env = self
-            .inner
-            .catalog
-            .get(&rec.language)
-            .map(|l| l.env.clone())
-            .unwrap_or_default();
-        let spec = self.spec(id, &rec.image, rec.network, &env);
+        let files = self.saved_files(id).await?;
+        let spec = self.spec_of(&rec);
         // A volume left by a stop that could not save the files still holds them.
         let files = if files.is_empty() {
             tar_starter(&[])
@@ -580,13 +587,7 @@ impl App {
         let rt = self.runtime().await?;
         let _guard = self.inner.lifecycle.lock().await;
         self.inner.live.lock().await.remove(id);
-        let env = self
-            .inner
-            .catalog
-            .get(&rec.language)
-            .map(|l| l.env.clone())
-            .unwrap_or_default();
-        let spec = self.spec(id, &rec.image, rec.network, &env);
+        let spec = self.spec_of(&rec);
         rt.remove(&spec, false).await?;
         match self.launch(&rt, &spec, tar_starter(&[])).await {
             Ok(()) => {
@@ -612,15 +613,7 @@ impl App {
     pub async fn export_room(&self, id: &str, out: &std::path::Path) -> Result<u64, Error> {
         let rec = rooms::record(&self.inner.db, id).await?;
         let tar = if rec.status == status::STOPPED {
-            match tokio::fs::read(rooms::files_archive(&self.inner.data_dir, id)).await {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(e) => {
-                    return Err(Error::Runtime(format!(
-                        "cannot read the room's saved files: {e}"
-                    )))
-                }
-            }
+            self.saved_files(id).await?
         } else {
             let rt = self.runtime().await?;
             let spec = self.spec(id, &rec.image, rec.network, &[]);

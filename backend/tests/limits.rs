@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+mod common;
+
 use backend::rooms::NewRoom;
-use backend::{App, AppOptions};
+use backend::App;
 use insider::protocol::{Event, Request};
 use serde_bytes::ByteBuf;
 
@@ -15,25 +17,11 @@ run = "sh main.sh"
 "#;
 
 async fn app(dir: &tempfile::TempDir) -> App {
-    let catalog = dir.path().join("catalog.toml");
-    std::fs::write(&catalog, CATALOG).unwrap();
-    App::new(AppOptions {
-        data_dir: dir.path().join("data"),
-        engine_endpoint: None,
-        catalog_file: Some(catalog),
-    })
-    .await
-    .unwrap()
+    common::app_with_catalog(dir, CATALOG).await
 }
 
 fn room(name: &str) -> NewRoom {
-    NewRoom {
-        name: name.into(),
-        language: "bash".into(),
-        candidate_terminal: true,
-        network: false,
-        time_limit_secs: None,
-    }
+    common::new_room(name, "bash")
 }
 
 async fn type_line(app: &App, room: &str, line: &str) {
@@ -43,26 +31,6 @@ async fn type_line(app: &App, room: &str, line: &str) {
     })
     .await
     .unwrap();
-}
-
-/// Types `line` and waits (generously) for `needle` in the terminal output.
-async fn run_and_see(app: &App, room: &str, line: &str, needle: &str) -> String {
-    let (link, mut events) = app.room_agent(room).await.unwrap();
-    link.send(Request::PtyInput {
-        data: ByteBuf::from(format!("{line}\r").into_bytes()),
-    })
-    .await
-    .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    let mut seen = String::new();
-    while !seen.contains(needle) {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok(Event::PtyOutput { data })) => seen.push_str(&String::from_utf8_lossy(&data)),
-            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            other => panic!("{needle:?} never came: {other:?}; saw {seen:?}"),
-        }
-    }
-    seen
 }
 
 #[tokio::test]
@@ -76,7 +44,7 @@ async fn a_fork_bomb_leaves_the_host_and_other_rooms_alive() {
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // The other room still runs commands.
-    run_and_see(&app, &calm.id, "echo calm-$((20+1))", "calm-21").await;
+    common::run_and_see(&app, &calm.id, "echo calm-$((20+1))", "calm-21").await;
     // The host still answers: the engine, and this process.
     let docker = backend::engine::Engine::new(None).client().await.unwrap();
     tokio::time::timeout(Duration::from_secs(60), docker.version())
@@ -88,7 +56,7 @@ async fn a_fork_bomb_leaves_the_host_and_other_rooms_alive() {
         .await
         .expect("restart finishes")
         .unwrap();
-    run_and_see(&app, &bomb.id, "echo alive-$((1+1))", "alive-2").await;
+    common::run_and_see(&app, &bomb.id, "echo alive-$((1+1))", "alive-2").await;
 
     app.delete_room(&bomb.id).await.unwrap();
     app.delete_room(&calm.id).await.unwrap();
@@ -147,7 +115,7 @@ async fn a_memory_hog_is_killed_and_the_room_comes_back() {
         }
     }
     // Either way the room answers.
-    let alive = run_and_see(&app, &hog.id, "echo back-$((3+4))", "back-7").await;
+    let alive = common::run_and_see(&app, &hog.id, "echo back-$((3+4))", "back-7").await;
     assert!(alive.contains("back-7"), "restarted={restarted}");
     app.delete_room(&hog.id).await.unwrap();
     app.shutdown().await;

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+mod common;
+
 use backend::rooms::NewRoom;
 use backend::{App, AppOptions, ErrorCode};
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
@@ -22,25 +24,11 @@ run = "true"
 "#;
 
 async fn app(dir: &tempfile::TempDir) -> App {
-    let catalog = dir.path().join("catalog.toml");
-    std::fs::write(&catalog, CATALOG).unwrap();
-    App::new(AppOptions {
-        data_dir: dir.path().join("data"),
-        engine_endpoint: None,
-        catalog_file: Some(catalog),
-    })
-    .await
-    .unwrap()
+    common::app_with_catalog(dir, CATALOG).await
 }
 
 fn bash_room(name: &str) -> NewRoom {
-    NewRoom {
-        name: name.into(),
-        language: "bash".into(),
-        candidate_terminal: true,
-        network: false,
-        time_limit_secs: None,
-    }
+    common::new_room(name, "bash")
 }
 
 /// Containers and volumes labelled with this room.
@@ -232,25 +220,6 @@ async fn an_empty_name_is_refused() {
     app.shutdown().await;
 }
 
-async fn type_and_wait(app: &App, room: &str, line: &str, needle: &str) -> String {
-    let (link, mut events) = app.room_agent(room).await.unwrap();
-    link.send(Request::PtyInput {
-        data: ByteBuf::from(format!("{line}\r").into_bytes()),
-    })
-    .await
-    .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut seen = String::new();
-    while !seen.contains(needle) {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok(Event::PtyOutput { data })) => seen.push_str(&String::from_utf8_lossy(&data)),
-            Ok(Ok(_)) => {}
-            other => panic!("{needle:?} never came: {other:?}; saw {seen:?}"),
-        }
-    }
-    seen
-}
-
 async fn container_id(room: &str) -> String {
     let docker = backend::engine::Engine::new(None).client().await.unwrap();
     docker
@@ -266,7 +235,7 @@ async fn a_backend_restart_reattaches_and_the_shell_keeps_its_state() {
     let dir = tempfile::tempdir().unwrap();
     let first = app(&dir).await;
     let room = first.create_room(bash_room("reattach")).await.unwrap();
-    type_and_wait(
+    common::run_and_see(
         &first,
         &room.id,
         "MARK=survived; echo set-$((2+3))",
@@ -278,7 +247,7 @@ async fn a_backend_restart_reattaches_and_the_shell_keeps_its_state() {
     let second = app(&dir).await;
     let report = second.reconcile().await.unwrap();
     assert_eq!(report.reattached, vec![room.id.clone()]);
-    type_and_wait(&second, &room.id, "echo mark=$MARK", "mark=survived").await;
+    common::run_and_see(&second, &room.id, "echo mark=$MARK", "mark=survived").await;
     second.delete_room(&room.id).await.unwrap();
     second.shutdown().await;
 }
@@ -289,7 +258,7 @@ async fn a_killed_container_comes_back_with_its_files() {
     let app = app(&dir).await;
     app.start_background().await;
     let room = app.create_room(bash_room("crash")).await.unwrap();
-    type_and_wait(
+    common::run_and_see(
         &app,
         &room.id,
         "echo precious > keep.txt; echo wrote-$((6*7))",
@@ -334,7 +303,7 @@ async fn restart_gives_a_new_container_with_the_same_files() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(&dir).await;
     let room = app.create_room(bash_room("restart")).await.unwrap();
-    type_and_wait(
+    common::run_and_see(
         &app,
         &room.id,
         "echo v1 > state.txt; MARK=old; echo ok$((1+1))",
@@ -346,7 +315,7 @@ async fn restart_gives_a_new_container_with_the_same_files() {
     assert_ne!(container_id(&room.id).await, before, "a new container");
     assert_eq!(read_file(&app, &room.id, "state.txt").await, b"v1\n");
     // The brackets come from command substitutions, so the typed line never matches.
-    let out = type_and_wait(
+    let out = common::run_and_see(
         &app,
         &room.id,
         "echo \"mark=$(echo '[')${MARK}$(echo ']')end\"",

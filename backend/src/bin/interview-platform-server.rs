@@ -216,16 +216,7 @@ async fn serve(
             None => println!("Catalog problem: {}", p.message),
         }
     }
-    match app.engine_status().await {
-        EngineStatus::Ready {
-            version, endpoint, ..
-        } => {
-            println!("Container engine: Docker {version} at {endpoint}")
-        }
-        EngineStatus::Unreachable { reason, fix, .. } => {
-            println!("Container engine: not available. {reason} {fix}")
-        }
-    }
+    print_engine(&app.engine_status().await);
     shutdown_signal().await;
     app.shutdown().await;
     println!("Stopped.");
@@ -246,6 +237,17 @@ fn code_name(code: &backend::ErrorCode) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+fn print_engine(engine: &EngineStatus) {
+    match engine {
+        EngineStatus::Ready {
+            version, endpoint, ..
+        } => println!("Container engine: Docker {version} at {endpoint}"),
+        EngineStatus::Unreachable { reason, fix, .. } => {
+            println!("Container engine: not available. {reason} {fix}")
+        }
+    }
 }
 
 fn print_json(v: &serde_json::Value) {
@@ -269,16 +271,7 @@ async fn status(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
         Some(url) => println!("Room server: {url}"),
         None => println!("Room server: not listening"),
     }
-    match s.engine {
-        EngineStatus::Ready {
-            version, endpoint, ..
-        } => {
-            println!("Container engine: Docker {version} at {endpoint}")
-        }
-        EngineStatus::Unreachable { reason, fix, .. } => {
-            println!("Container engine: not available. {reason} {fix}")
-        }
-    }
+    print_engine(&s.engine);
     println!("Rooms: {}", s.rooms);
     Ok(())
 }
