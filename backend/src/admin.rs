@@ -119,6 +119,8 @@ pub struct InstanceStatus {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdminReply {
+    /// A step of a long command (`create_room`); the final reply follows.
+    Progress(String),
     /// Success, with the command's value.
     Ok(serde_json::Value),
     /// Failure.
@@ -240,6 +242,12 @@ async fn serve_connection(app: &App, stream: UnixStream) {
                     attach(app, &id, lines, write).await;
                     return;
                 }
+                Ok(AdminRequest::CreateRoom(new)) => {
+                    match create_reporting(app, new, &mut write).await {
+                        Some(reply) => reply,
+                        None => return,
+                    }
+                }
                 Ok(req) => match app.admin(req).await {
                     Ok(v) => AdminReply::Ok(v),
                     Err(e) => AdminReply::Error(e.body()),
@@ -255,6 +263,39 @@ async fn serve_connection(app: &App, stream: UnixStream) {
         out.push(b'\n');
         if write.write_all(&out).await.is_err() || oversized {
             return;
+        }
+    }
+}
+
+/// Creates a room, writing its progress lines to the client as they come. `None` when the
+/// client went away.
+async fn create_reporting(
+    app: &App,
+    new: NewRoom,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> Option<AdminReply> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(64);
+    let create = app.create_room_reporting(new, Some(tx));
+    tokio::pin!(create);
+    loop {
+        tokio::select! {
+            done = &mut create => {
+                // Lines sent just before the end still go out first.
+                while let Ok(line) = rx.try_recv() {
+                    let mut out = serde_json::to_vec(&AdminReply::Progress(line)).unwrap_or_default();
+                    out.push(b'\n');
+                    write.write_all(&out).await.ok()?;
+                }
+                return Some(match done {
+                    Ok(room) => AdminReply::Ok(json(&room)),
+                    Err(e) => AdminReply::Error(e.body()),
+                });
+            }
+            Some(line) = rx.recv() => {
+                let mut out = serde_json::to_vec(&AdminReply::Progress(line)).unwrap_or_default();
+                out.push(b'\n');
+                write.write_all(&out).await.ok()?;
+            }
         }
     }
 }
@@ -344,6 +385,15 @@ async fn attach(
 
 /// Sends one request to the instance on `data_dir` and returns its reply.
 pub async fn call(data_dir: &Path, req: &AdminRequest) -> Result<serde_json::Value, ClientError> {
+    call_reporting(data_dir, req, |_| {}).await
+}
+
+/// [`call`], passing each progress line to `on_progress` as it arrives.
+pub async fn call_reporting(
+    data_dir: &Path,
+    req: &AdminRequest,
+    mut on_progress: impl FnMut(&str),
+) -> Result<serde_json::Value, ClientError> {
     let path = socket_path(data_dir);
     let stream = UnixStream::connect(&path)
         .await
@@ -356,15 +406,23 @@ pub async fn call(data_dir: &Path, req: &AdminRequest) -> Result<serde_json::Val
         .await
         .map_err(|e| ClientError::Protocol(e.to_string()))?;
     let mut reader = BufReader::new(read);
-    let mut reply = String::new();
-    reader
-        .read_line(&mut reply)
-        .await
-        .map_err(|e| ClientError::Protocol(e.to_string()))?;
-    match serde_json::from_str::<AdminReply>(&reply) {
-        Ok(AdminReply::Ok(v)) => Ok(v),
-        Ok(AdminReply::Error(e)) => Err(ClientError::Failed(e)),
-        Err(e) => Err(ClientError::Protocol(format!("unreadable reply: {e}"))),
+    loop {
+        let mut reply = String::new();
+        let n = reader
+            .read_line(&mut reply)
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if n == 0 {
+            return Err(ClientError::Protocol(
+                "the instance closed the connection".into(),
+            ));
+        }
+        match serde_json::from_str::<AdminReply>(&reply) {
+            Ok(AdminReply::Progress(line)) => on_progress(&line),
+            Ok(AdminReply::Ok(v)) => return Ok(v),
+            Ok(AdminReply::Error(e)) => return Err(ClientError::Failed(e)),
+            Err(e) => return Err(ClientError::Protocol(format!("unreadable reply: {e}"))),
+        }
     }
 }
 

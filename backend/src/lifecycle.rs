@@ -119,6 +119,16 @@ impl App {
     /// Creates a room and starts it; returns once its agent answers. On failure nothing of
     /// the room is left.
     pub async fn create_room(&self, new: NewRoom) -> Result<RoomSummary, Error> {
+        self.create_room_reporting(new, None).await
+    }
+
+    /// [`App::create_room`], telling `progress` what it is doing (image pull, container,
+    /// start). Progress is informational: when the receiver falls behind, lines are dropped.
+    pub async fn create_room_reporting(
+        &self,
+        new: NewRoom,
+        progress: Option<tokio::sync::mpsc::Sender<String>>,
+    ) -> Result<RoomSummary, Error> {
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(Error::Invalid(
@@ -147,7 +157,10 @@ impl App {
             .map(|f| (f.path.clone(), f.content.clone().into_bytes()))
             .collect();
         let spec = self.spec(&id, &lang.image, new.network, &lang.env);
-        match self.launch(&rt, &spec, tar_starter(&files)).await {
+        match self
+            .launch_reporting(&rt, &spec, tar_starter(&files), progress.as_ref())
+            .await
+        {
             Ok(()) => {
                 self.set_status(&id, status::READY, None).await?;
                 tracing::info!(room = %id, language = %new.language, "room ready");
@@ -188,21 +201,41 @@ impl App {
         spec: &RoomContainerSpec,
         files: Vec<u8>,
     ) -> Result<(), Error> {
+        self.launch_reporting(rt, spec, files, None).await
+    }
+
+    async fn launch_reporting(
+        &self,
+        rt: &DockerRuntime,
+        spec: &RoomContainerSpec,
+        files: Vec<u8>,
+        progress: Option<&tokio::sync::mpsc::Sender<String>>,
+    ) -> Result<(), Error> {
+        let say = |line: String| {
+            if let Some(p) = progress {
+                let _ = p.try_send(line);
+            }
+        };
         let room = spec.room_id.clone();
         let events = self.inner.events.clone();
+        say(format!("checking image {}", spec.image));
         rt.ensure_image(&spec.image, |line| {
+            say(format!("pulling {}: {line}", spec.image));
             let _ = events.send(AppEvent::PullProgress {
                 room: room.clone(),
                 line: line.to_string(),
             });
         })
         .await?;
+        say("preparing the room agent".into());
         let agent = self.agent_binary()?;
         let volume = rt.ensure_agent_volume(&agent, &spec.image).await?;
         self.set_status(&spec.room_id, status::STARTING, None)
             .await?;
+        say("creating the container".into());
         let container = rt.create_container(spec, &volume).await?;
         rt.upload_files(&container, files).await?;
+        say("starting".into());
         self.connect(rt, spec, true).await
     }
 

@@ -103,18 +103,23 @@ fn the_full_lifecycle_through_the_cli() {
         "the admin socket is owner-only"
     );
 
-    let created = cli_json(
-        &data,
-        &[
-            "rooms",
-            "create",
-            "--name",
-            "CLI room",
-            "--language",
-            "bash",
-            "--json",
-        ],
+    let create = [
+        "rooms",
+        "create",
+        "--name",
+        "CLI room",
+        "--language",
+        "bash",
+        "--json",
+    ];
+    let (ok, out, err) = cli(&data, &create);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("creating the container") && err.contains("starting"),
+        "progress goes to stderr: {err}"
     );
+    assert_eq!(out.lines().count(), 1, "one JSON value on stdout: {out}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(created["status"], "ready");
     assert_eq!(created["name"], "CLI room");
     assert_eq!(created["language"], "bash");

@@ -224,12 +224,15 @@ async fn serve(
 }
 
 async fn call(data_dir: &std::path::Path, req: AdminRequest) -> anyhow::Result<serde_json::Value> {
-    admin::call(data_dir, &req).await.map_err(|e| match e {
-        ClientError::Failed(body) => {
-            anyhow::anyhow!("{} ({})", body.message, code_name(&body.code))
-        }
-        other => anyhow::anyhow!(other),
-    })
+    // Progress goes to stderr, so stdout keeps exactly the command's value.
+    admin::call_reporting(data_dir, &req, |line| eprintln!("  {line}"))
+        .await
+        .map_err(|e| match e {
+            ClientError::Failed(body) => {
+                anyhow::anyhow!("{} ({})", body.message, code_name(&body.code))
+            }
+            other => anyhow::anyhow!(other),
+        })
 }
 
 fn code_name(code: &backend::ErrorCode) -> String {
