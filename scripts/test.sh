@@ -34,7 +34,11 @@ trap report EXIT
 # Each step is one command or an && chain: errexit does not apply inside a function whose
 # status is being tested, so a failure must end the chain by itself.
 setup() { bash scripts/setup.sh test; }
-images() { bash scripts/build-test-images.sh; }
+images() {
+  bash scripts/build-test-images.sh &&
+    INTERVIEW_PLATFORM_OFFLINE_CATALOG=$(bash scripts/offline-images.sh | tail -n 1) &&
+    export INTERVIEW_PLATFORM_OFFLINE_CATALOG
+}
 ui_build() { (cd ui && npm run build --silent); }
 fmt() { cargo fmt --all -- --check; }
 clippy() { cargo clippy --workspace --all-targets --locked -- -D warnings; }
