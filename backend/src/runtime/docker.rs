@@ -220,16 +220,21 @@ impl DockerRuntime {
             Ok(())
         }
         .await;
-        let _ = self
-            .docker
-            .remove_container(
-                &helper,
-                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-            )
-            .await;
+        self.force_remove(&helper).await;
         filled?;
         self.mark_volume_ready(&name);
         Ok(name)
+    }
+
+    /// Removes a short-lived helper container, whatever state it is in.
+    async fn force_remove(&self, name: &str) {
+        let _ = self
+            .docker
+            .remove_container(
+                name,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
     }
 
     fn volume_known(&self, name: &str) -> bool {
@@ -281,13 +286,7 @@ impl DockerRuntime {
         use futures_util::StreamExt;
         let present = matches!(stream.next().await, Some(Ok(_)));
         drop(stream);
-        let _ = self
-            .docker
-            .remove_container(
-                &probe,
-                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-            )
-            .await;
+        self.force_remove(&probe).await;
         Ok(present)
     }
 
