@@ -189,6 +189,7 @@ fn new_room() -> NewRoom {
         candidate_terminal: true,
         network: false,
         time_limit_secs: None,
+        limits: Default::default(),
     }
 }
 

@@ -39,6 +39,21 @@ impl Drop for LiveRoom {
     }
 }
 
+/// A room's own limits over the defaults. `/tmp` stays at most a quarter of the memory: its
+/// pages count against the limit.
+fn apply_limits(spec: &mut RoomContainerSpec, limits: &rooms::RoomLimits) {
+    if let Some(mb) = limits.memory_mb {
+        spec.memory_bytes = i64::from(mb) * 1024 * 1024;
+        spec.tmp_bytes = spec.tmp_bytes.min(spec.memory_bytes / 4);
+    }
+    if let Some(cpus) = limits.cpus {
+        spec.nano_cpus = (cpus * 1e9) as i64;
+    }
+    if let Some(pids) = limits.pids {
+        spec.pids_limit = i64::from(pids);
+    }
+}
+
 /// This app instance's id, made once and kept in the settings.
 pub(crate) async fn instance_id(db: &SqlitePool) -> Result<String, Error> {
     if let Some((v,)) =
@@ -135,6 +150,7 @@ impl App {
                 "a room needs a name of 1 to 100 characters".into(),
             ));
         }
+        new.limits.validate()?;
         let lang = self
             .inner
             .catalog
@@ -156,7 +172,8 @@ impl App {
             .iter()
             .map(|f| (f.path.clone(), f.content.clone().into_bytes()))
             .collect();
-        let spec = self.spec(&id, &lang.image, new.network, &lang.env);
+        let mut spec = self.spec(&id, &lang.image, new.network, &lang.env);
+        apply_limits(&mut spec, &new.limits);
         match self
             .launch_reporting(&rt, &spec, tar_starter(&files), progress.as_ref())
             .await
@@ -184,7 +201,9 @@ impl App {
             .get(&rec.language)
             .map(|l| l.env.clone())
             .unwrap_or_default();
-        self.spec(&rec.id, &rec.image, rec.network, &env)
+        let mut spec = self.spec(&rec.id, &rec.image, rec.network, &env);
+        apply_limits(&mut spec, &rec.limits);
+        spec
     }
 
     fn spec(&self, id: &str, image: &str, network: bool, env: &[String]) -> RoomContainerSpec {

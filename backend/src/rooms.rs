@@ -44,6 +44,38 @@ pub struct NewRoom {
     /// Seconds until it stops by itself; `None` means the default (24 hours).
     #[serde(default)]
     pub time_limit_secs: Option<u32>,
+    /// Resource limits; unset fields keep the defaults.
+    #[serde(default)]
+    pub limits: RoomLimits,
+}
+
+/// A room's resource limits. `None` keeps the default: 1 GiB, 1 CPU, 512 processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, Type, sqlx::FromRow)]
+pub struct RoomLimits {
+    /// Memory in MiB (swap limited to the same: no extra swap), 128 to 65536.
+    pub memory_mb: Option<u32>,
+    /// CPUs, 0.1 to 64.
+    pub cpus: Option<f64>,
+    /// Processes and threads at once, 64 to 65536.
+    pub pids: Option<u32>,
+}
+
+impl RoomLimits {
+    /// Refuses limits a room cannot work with or a machine cannot give.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(m) = self.memory_mb.filter(|m| !(128..=65_536).contains(m)) {
+            return Err(Error::Invalid(format!(
+                "memory {m} MiB: use 128 to 65536 MiB"
+            )));
+        }
+        if let Some(c) = self.cpus.filter(|c| !(0.1..=64.0).contains(c)) {
+            return Err(Error::Invalid(format!("{c} CPUs: use 0.1 to 64")));
+        }
+        if let Some(p) = self.pids.filter(|p| !(64..=65_536).contains(p)) {
+            return Err(Error::Invalid(format!("{p} processes: use 64 to 65536")));
+        }
+        Ok(())
+    }
 }
 
 /// The time limit of a room when none is given.
@@ -106,12 +138,15 @@ pub struct RoomRecord {
     pub network: bool,
     /// Lifecycle state.
     pub status: String,
+    /// Its resource limits.
+    #[sqlx(flatten)]
+    pub limits: RoomLimits,
 }
 
 /// The policy and state of one room.
 pub async fn record(db: &SqlitePool, id: &str) -> Result<RoomRecord, Error> {
     sqlx::query_as::<_, RoomRecord>(
-        "SELECT id, language, image, network != 0 AS network, status FROM rooms WHERE id = ?",
+        "SELECT id, language, image, network != 0 AS network, status, memory_mb, cpus, pids FROM rooms WHERE id = ?",
     )
     .bind(id)
     .fetch_optional(db)
@@ -123,8 +158,8 @@ pub async fn record(db: &SqlitePool, id: &str) -> Result<RoomRecord, Error> {
 pub async fn insert(db: &SqlitePool, id: &str, room: &NewRoom, image: &str) -> Result<(), Error> {
     let now = crate::db::now_ms();
     sqlx::query(
-        "INSERT INTO rooms (id, name, language, status, image, candidate_terminal, network, time_limit_secs, created_at, updated_at)
-         VALUES (?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rooms (id, name, language, status, image, candidate_terminal, network, time_limit_secs, memory_mb, cpus, pids, created_at, updated_at)
+         VALUES (?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(&room.name)
@@ -133,6 +168,9 @@ pub async fn insert(db: &SqlitePool, id: &str, room: &NewRoom, image: &str) -> R
     .bind(room.candidate_terminal)
     .bind(room.network)
     .bind(room.time_limit_secs.unwrap_or(DEFAULT_TIME_LIMIT_SECS))
+    .bind(room.limits.memory_mb)
+    .bind(room.limits.cpus)
+    .bind(room.limits.pids)
     .bind(now)
     .bind(now)
     .execute(db)
@@ -225,7 +263,7 @@ pub async fn expired(db: &SqlitePool, before: i64) -> Result<Vec<String>, Error>
 /// Rooms that should have a container.
 pub async fn active(db: &SqlitePool) -> Result<Vec<RoomRecord>, Error> {
     Ok(sqlx::query_as::<_, RoomRecord>(
-        "SELECT id, language, image, network != 0 AS network, status FROM rooms
+        "SELECT id, language, image, network != 0 AS network, status, memory_mb, cpus, pids FROM rooms
          WHERE status IN ('creating', 'starting', 'ready', 'stopping')",
     )
     .fetch_all(db)

@@ -435,3 +435,51 @@ async fn stopped_rooms_past_the_retention_period_are_deleted() {
     app.delete_room(&kept.id).await.unwrap();
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_room_can_have_its_own_limits_and_keeps_them_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    let limits = backend::rooms::RoomLimits {
+        memory_mb: Some(512),
+        cpus: Some(0.5),
+        pids: Some(128),
+    };
+    let room = app
+        .create_room(NewRoom {
+            limits,
+            ..bash_room("limits")
+        })
+        .await
+        .unwrap();
+    let docker = backend::engine::Engine::new(None).client().await.unwrap();
+    let name = format!("interview-platform-room-{}", room.id);
+    for _ in 0..2 {
+        let host = docker
+            .inspect_container(&name, None)
+            .await
+            .unwrap()
+            .host_config
+            .unwrap();
+        assert_eq!(host.memory, Some(512 << 20));
+        assert_eq!(host.memory_swap, Some(512 << 20));
+        assert_eq!(host.nano_cpus, Some(500_000_000));
+        assert_eq!(host.pids_limit, Some(128));
+        assert!(host.tmpfs.unwrap()["/tmp"].contains(&format!("size={}", 128 << 20)));
+        app.restart_room(&room.id).await.unwrap();
+    }
+    let err = app
+        .create_room(NewRoom {
+            limits: backend::rooms::RoomLimits {
+                memory_mb: Some(16),
+                ..Default::default()
+            },
+            ..bash_room("too small")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Invalid);
+    assert!(err.to_string().contains("128 to 65536"), "{err}");
+    app.delete_room(&room.id).await.unwrap();
+    app.shutdown().await;
+}

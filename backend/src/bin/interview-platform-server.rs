@@ -78,6 +78,15 @@ enum RoomsCommand {
         /// When the room stops by itself: 90m, 2h, 1d [default: 24h]
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         time_limit: Option<u64>,
+        /// Memory limit in MiB [default: 1024]
+        #[arg(long, value_name = "MIB")]
+        memory_mb: Option<u32>,
+        /// CPU limit [default: 1]
+        #[arg(long, value_name = "CPUS")]
+        cpus: Option<f64>,
+        /// Most processes at once [default: 512]
+        #[arg(long, value_name = "N")]
+        pids: Option<u32>,
         /// Print one JSON value.
         #[arg(long)]
         json: bool,
@@ -287,6 +296,9 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
             candidate_terminal,
             network,
             time_limit,
+            memory_mb,
+            cpus,
+            pids,
             json,
         } => {
             if !json {
@@ -298,6 +310,11 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
                 candidate_terminal: matches!(candidate_terminal, OnOff::On),
                 network: matches!(network, OnOff::On),
                 time_limit_secs: time_limit.map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
+                limits: backend::rooms::RoomLimits {
+                    memory_mb,
+                    cpus,
+                    pids,
+                },
             });
             let r = room(call(data_dir, req).await?)?;
             if json {

@@ -33,6 +33,7 @@ pub fn new_room(name: &str, language: &str) -> NewRoom {
         candidate_terminal: true,
         network: false,
         time_limit_secs: None,
+        limits: Default::default(),
     }
 }
 
