@@ -228,15 +228,18 @@ async fn remove(docker: &bollard::Docker, name: &str) {
         .await;
 }
 
-/// Plain create + attach + start until the first output byte, in ms.
-async fn plain_ready(docker: &bollard::Docker, image: &str) -> anyhow::Result<f64> {
-    let t0 = Instant::now();
-    let name = plain_container(docker, image, &["sh", "-c", "echo x; sleep 3600"]).await?;
-    let mut att = docker
+/// Attaches to a plain container's stdout (and stdin when asked), then starts it.
+async fn attach_and_start(
+    docker: &bollard::Docker,
+    name: &str,
+    stdin: bool,
+) -> anyhow::Result<bollard::container::AttachContainerResults> {
+    let att = docker
         .attach_container(
-            &name,
+            name,
             Some(
                 AttachContainerOptionsBuilder::new()
+                    .stdin(stdin)
                     .stdout(true)
                     .stream(true)
                     .build(),
@@ -245,10 +248,18 @@ async fn plain_ready(docker: &bollard::Docker, image: &str) -> anyhow::Result<f6
         .await?;
     docker
         .start_container(
-            &name,
+            name,
             None::<bollard::query_parameters::StartContainerOptions>,
         )
         .await?;
+    Ok(att)
+}
+
+/// Plain create + attach + start until the first output byte, in ms.
+async fn plain_ready(docker: &bollard::Docker, image: &str) -> anyhow::Result<f64> {
+    let t0 = Instant::now();
+    let name = plain_container(docker, image, &["sh", "-c", "echo x; sleep 3600"]).await?;
+    let mut att = attach_and_start(docker, &name, false).await?;
     let _ = att.output.next().await;
     let took = ms(t0.elapsed());
     remove(docker, &name).await;
@@ -259,23 +270,7 @@ async fn plain_ready(docker: &bollard::Docker, image: &str) -> anyhow::Result<f6
 async fn plain_bulk(docker: &bollard::Docker, image: &str) -> anyhow::Result<f64> {
     let script = format!("sleep 0.5; head -c {BULK_MIB}m /dev/zero | tr '\\0' a");
     let name = plain_container(docker, image, &["sh", "-c", &script]).await?;
-    let mut att = docker
-        .attach_container(
-            &name,
-            Some(
-                AttachContainerOptionsBuilder::new()
-                    .stdout(true)
-                    .stream(true)
-                    .build(),
-            ),
-        )
-        .await?;
-    docker
-        .start_container(
-            &name,
-            None::<bollard::query_parameters::StartContainerOptions>,
-        )
-        .await?;
+    let mut att = attach_and_start(docker, &name, false).await?;
     let mut got = 0usize;
     let mut t0 = None;
     while let Some(chunk) = att.output.next().await {
@@ -291,24 +286,7 @@ async fn plain_bulk(docker: &bollard::Docker, image: &str) -> anyhow::Result<f64
 /// One byte to `cat` and back through a plain attach, `n` times, in ms.
 async fn plain_echo(docker: &bollard::Docker, image: &str, n: usize) -> anyhow::Result<Vec<f64>> {
     let name = plain_container(docker, image, &["cat"]).await?;
-    let mut att = docker
-        .attach_container(
-            &name,
-            Some(
-                AttachContainerOptionsBuilder::new()
-                    .stdin(true)
-                    .stdout(true)
-                    .stream(true)
-                    .build(),
-            ),
-        )
-        .await?;
-    docker
-        .start_container(
-            &name,
-            None::<bollard::query_parameters::StartContainerOptions>,
-        )
-        .await?;
+    let mut att = attach_and_start(docker, &name, true).await?;
     let mut out = Vec::new();
     for _ in 0..n {
         let t = Instant::now();

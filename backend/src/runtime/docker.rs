@@ -455,7 +455,7 @@ impl DockerRuntime {
 
     /// Removes the container (killing it) and, with `files`, its files volume.
     pub async fn remove(&self, spec: &RoomContainerSpec, files: bool) -> Result<(), RuntimeError> {
-        match self
+        let removed = self
             .docker
             .remove_container(
                 &spec.container_name(),
@@ -466,29 +466,17 @@ impl DockerRuntime {
                         .build(),
                 ),
             )
-            .await
-        {
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(e.into()),
-        }
+            .await;
+        already_gone_is_fine(removed)?;
         if files {
-            match self
+            let removed = self
                 .docker
                 .remove_volume(
                     &spec.volume_name(),
                     Some(RemoveVolumeOptionsBuilder::new().force(true).build()),
                 )
-                .await
-            {
-                Ok(())
-                | Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => {}
-                Err(e) => return Err(e.into()),
-            }
+                .await;
+            already_gone_is_fine(removed)?;
         }
         Ok(())
     }
@@ -676,6 +664,17 @@ pub fn tar_starter(files: &[(String, Vec<u8>)]) -> Vec<u8> {
         let _ = builder.append_data(&mut header, path, content.as_slice());
     }
     builder.into_inner().unwrap_or_default()
+}
+
+/// Removing what is already gone succeeds: removal is idempotent.
+fn already_gone_is_fine(result: Result<(), bollard::errors::Error>) -> Result<(), RuntimeError> {
+    match result {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn wait_exit(docker: &Docker, container: &str) -> Result<i64, RuntimeError> {
