@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds room images without any registry, and a catalog that points languages at them:
 #   interview-platform-offline/busybox:latest   a busybox shell (seconds)       -> bash
-#   interview-platform-offline/debian:latest    Debian with python3 and nodejs  -> python, javascript
+#   interview-platform-offline/debian:2         Debian with python3, nodejs, tsc, gcc/g++, ruby
+#                                               -> python, javascript, typescript, c, cpp, ruby
+#                                               (a few minutes: about 150 MB of packages)
 # Installs debootstrap / busybox-static when missing, caches what it downloads, honours
 # DOCKER_HOST, and is idempotent. Progress goes to stderr; the last line on stdout is the
 # catalog's absolute path. Use it with `interview-platform-server serve --catalog FILE`, or
@@ -23,7 +25,9 @@ cache=${INTERVIEW_PLATFORM_CACHE:-/var/cache/interview-platform}
 out_dir=${INTERVIEW_PLATFORM_CATALOG_DIR:-$cache}
 mkdir -p "$cache" "$out_dir"
 busybox_image=interview-platform-offline/busybox:latest
-debian_image=interview-platform-offline/debian:latest
+# The tag changes whenever what goes into the image does, so an older build is not reused.
+debian_image=interview-platform-offline/debian:2
+debian_packages=python3,nodejs,node-typescript,gcc,g++,libc6-dev,ruby,ca-certificates
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -58,8 +62,8 @@ if [ "$with_debian" = 1 ] && ! have "$debian_image"; then
   mirror=${mirror:-http://deb.debian.org/debian}
   root=$(mktemp -d)
   mkdir -p "$cache/debootstrap"
-  log "debootstrap bookworm with python3 and nodejs from $mirror (about a minute)"
-  as_root debootstrap --variant=minbase --include=python3,nodejs,ca-certificates \
+  log "debootstrap bookworm with $debian_packages from $mirror (a few minutes)"
+  as_root debootstrap --variant=minbase --include="$debian_packages" \
     --cache-dir="$cache/debootstrap" bookworm "$root" "$mirror" >&2
   as_root rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* \
     "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
@@ -69,6 +73,8 @@ if [ "$with_debian" = 1 ] && ! have "$debian_image"; then
   as_root tar --numeric-owner -C "$root" -c . | docker import -c 'CMD ["/bin/bash"]' - "$debian_image" >/dev/null
   as_root rm -rf "$root"
   log "built $debian_image"
+  # An earlier build of the same image under its old tag is superseded.
+  docker image rm interview-platform-offline/debian:latest >/dev/null 2>&1 || true
 elif [ "$with_debian" = 1 ]; then
   log "$debian_image is present"
 fi
@@ -83,6 +89,12 @@ catalog="$out_dir/offline-catalog.toml"
   if [ "$with_debian" = 1 ]; then
     printf '\n[languages.python]\nimage = "%s"\n' "$debian_image"
     printf '\n[languages.javascript]\nimage = "%s"\n' "$debian_image"
+    # Debian's Node cannot strip types by itself: compile with tsc, then run.
+    printf '\n[languages.typescript]\nimage = "%s"\nrun = "%s"\n' "$debian_image" \
+      'tsc --outDir /tmp/ts main.ts && node /tmp/ts/main.js'
+    for lang in c cpp ruby; do
+      printf '\n[languages.%s]\nimage = "%s"\n' "$lang" "$debian_image"
+    done
   fi
 } >"$catalog"
 log "catalog written"

@@ -113,6 +113,9 @@ pub struct InstanceStatus {
     pub engine: EngineStatus,
     /// Rooms by state.
     pub rooms: usize,
+    /// The label value (`app.interview-platform.instance`) on this instance's containers
+    /// and volumes.
+    pub instance: String,
 }
 
 /// A reply: the value asked for, or an error with its code.
@@ -186,6 +189,7 @@ impl App {
                     room_server: info.room_server.url,
                     engine: self.engine_status().await,
                     rooms,
+                    instance: self.instance_id().to_string(),
                 })
             }
             AdminRequest::ListRooms => json(&self.list_rooms().await?),

@@ -211,6 +211,12 @@ impl App {
         tracing::info!("app stopped");
     }
 
+    /// This instance's id: every container and volume it makes carries it in the
+    /// `app.interview-platform.instance` label.
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance
+    }
+
     /// The data directory in use.
     pub fn data_dir(&self) -> &Path {
         &self.inner.data_dir

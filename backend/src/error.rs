@@ -134,9 +134,31 @@ impl From<crate::runtime::RuntimeError> for Error {
             crate::runtime::RuntimeError::ImageMissing { image, reason } => {
                 Error::ImageMissing { image, reason }
             }
+            crate::runtime::RuntimeError::Engine(e) if connection_lost(&e) => {
+                Error::EngineUnavailable {
+                    reason: format!("the connection to the container engine was lost ({e})."),
+                    fix: "Check that the engine is running (`docker info`), then try again; \
+                          rooms are re-attached by themselves when it is back."
+                        .into(),
+                }
+            }
             other => Error::Runtime(other.to_string()),
         }
     }
+}
+
+/// Whether a Docker client error means the engine could not be reached at all (as opposed to
+/// the engine answering with an error).
+fn connection_lost(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    matches!(
+        e,
+        E::IOError { .. }
+            | E::HyperResponseError { .. }
+            | E::HyperLegacyError { .. }
+            | E::RequestTimeoutError
+            | E::SocketNotFoundError(_)
+    )
 }
 
 impl From<crate::runtime::LinkError> for Error {

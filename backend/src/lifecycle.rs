@@ -324,6 +324,7 @@ impl App {
         let live = self.inner.live.lock().await;
         let room = live
             .get(id)
+            .filter(|r| !r.link.is_closed())
             .ok_or_else(|| Error::Invalid(format!("room {id} is not running")))?;
         Ok((room.link.clone(), room.events.subscribe()))
     }
@@ -340,18 +341,35 @@ impl App {
         self.set_status(id, status::STOPPING, None).await?;
         let spec = self.spec(id, &rec.image, rec.network, &[]);
         self.inner.live.lock().await.remove(id);
-        let saved = match rt
-            .download_files(&spec.container_name(), MAX_SAVED_FILES)
-            .await
-        {
-            Ok(tar) => self.save_files(id, &tar).await.map(|()| true),
-            Err(e) => {
-                tracing::warn!(room = %id, error = %e, "files not saved at stop");
-                Ok(false)
-            }
-        }?;
-        // Without a saved archive the volume still holds the files: keep it.
-        rt.remove(&spec, saved).await?;
+        let stopped = async {
+            let saved = match rt
+                .download_files(&spec.container_name(), MAX_SAVED_FILES)
+                .await
+                .map_err(Error::from)
+            {
+                Ok(tar) => self.save_files(id, &tar).await.map(|()| true)?,
+                // Without the engine nothing can be saved or removed: stop trying.
+                Err(e @ Error::EngineUnavailable { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(room = %id, error = %e, "files not saved at stop");
+                    false
+                }
+            };
+            // Without a saved archive the volume still holds the files: keep it.
+            rt.remove(&spec, saved).await.map_err(Error::from)
+        }
+        .await;
+        if let Err(e) = stopped {
+            // The container and its files are still there; reconciling re-attaches it once
+            // the engine is back, and stopping can be tried again.
+            self.set_status(
+                id,
+                status::ERROR,
+                Some(&format!("the room could not be stopped: {e}")),
+            )
+            .await?;
+            return Err(e);
+        }
         self.set_status(id, status::STOPPED, None).await?;
         rooms::get(&self.inner.db, id).await
     }
@@ -462,6 +480,8 @@ pub struct Reconciled {
     pub restarted: Vec<String>,
     /// Rooms whose container was gone, now marked stopped.
     pub vanished: Vec<String>,
+    /// Rooms with no row whose leftover container or volume was removed.
+    pub orphans: Vec<String>,
 }
 
 impl App {
@@ -472,9 +492,15 @@ impl App {
         let rt = self.runtime().await?;
         let _guard = self.inner.lifecycle.lock().await;
         let mut report = Reconciled::default();
-        for rec in rooms::active(&self.inner.db).await? {
-            if self.inner.live.lock().await.contains_key(&rec.id) {
-                continue;
+        for rec in rooms::to_reconcile(&self.inner.db).await? {
+            {
+                let mut live = self.inner.live.lock().await;
+                match live.get(&rec.id) {
+                    Some(room) if !room.link.is_closed() => continue,
+                    // The attach stream broke (the engine went away): attach again.
+                    Some(_) => drop(live.remove(&rec.id)),
+                    None => {}
+                }
             }
             let spec = self.spec(&rec.id, &rec.image, rec.network, &[]);
             match rt
@@ -506,12 +532,23 @@ impl App {
                     self.set_status(
                         &rec.id,
                         status::STOPPED,
-                        Some("the room's container was gone when the app started; its files are kept"),
+                        Some("the room's container was gone; its files are kept"),
                     )
                     .await?;
                     report.vanished.push(rec.id);
                 }
-                Err(e) => return Err(Error::Runtime(e.to_string())),
+                Err(e) => return Err(crate::runtime::RuntimeError::from(e).into()),
+            }
+        }
+        // What a failed create or delete could not remove while the engine was away.
+        let known: std::collections::HashSet<String> =
+            rooms::ids(&self.inner.db).await?.into_iter().collect();
+        for room in rt.rooms_on_engine().await? {
+            if !known.contains(&room) {
+                let spec = self.spec(&room, "", false, &[]);
+                rt.remove(&spec, true).await?;
+                tracing::info!(room = %room, "removed what was left of a room that no longer exists");
+                report.orphans.push(room);
             }
         }
         Ok(report)
@@ -521,23 +558,15 @@ impl App {
     /// rooms as the engine reports them, and time limits and retention.
     pub async fn start_background(&self) {
         let app = self.clone();
-        self.inner.tasks.spawn(async move {
-            match app.reconcile().await {
-                Ok(r) => tracing::info!(
-                    reattached = r.reattached.len(),
-                    restarted = r.restarted.len(),
-                    vanished = r.vanished.len(),
-                    "rooms reconciled"
-                ),
-                Err(e) => tracing::warn!(error = %e, "rooms not reconciled"),
-            }
-            app.watch_engine().await;
-        });
+        self.inner
+            .tasks
+            .spawn(async move { app.watch_engine().await });
         let app = self.clone();
         self.inner.tasks.spawn(async move { app.tick().await });
     }
 
-    /// Restarts rooms whose container dies unexpectedly, following the engine's events.
+    /// Reconciles whenever the engine is (back) within reach, then restarts rooms whose
+    /// container dies unexpectedly, following the engine's events.
     async fn watch_engine(&self) {
         use futures_util::StreamExt;
         let stop = self.inner.shutdown.clone();
@@ -559,11 +588,25 @@ impl App {
                     )],
                 ),
             ]);
+            // Subscribe first, so that a container dying while reconciling is not missed.
             let mut stream = rt.docker().events(Some(
                 bollard::query_parameters::EventsOptionsBuilder::new()
                     .filters(&filters)
                     .build(),
             ));
+            match self.reconcile().await {
+                Ok(r) => tracing::info!(
+                    reattached = r.reattached.len(),
+                    restarted = r.restarted.len(),
+                    vanished = r.vanished.len(),
+                    orphans = r.orphans.len(),
+                    "rooms reconciled"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "rooms not reconciled");
+                    tokio::select! { _ = tokio::time::sleep(Duration::from_secs(5)) => continue, _ = stop.cancelled() => return }
+                }
+            }
             loop {
                 let next =
                     tokio::select! { n = stream.next() => n, _ = stop.cancelled() => return };

@@ -270,6 +270,24 @@ pub async fn active(db: &SqlitePool) -> Result<Vec<RoomRecord>, Error> {
     .await?)
 }
 
+/// Rooms that should have a container: the active ones and those in error (whose container
+/// may still be there).
+pub async fn to_reconcile(db: &SqlitePool) -> Result<Vec<RoomRecord>, Error> {
+    Ok(sqlx::query_as::<_, RoomRecord>(
+        "SELECT id, language, image, network != 0 AS network, status, memory_mb, cpus, pids FROM rooms
+         WHERE status IN ('creating', 'starting', 'ready', 'stopping', 'error')",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// The ids of every room there is.
+pub async fn ids(db: &SqlitePool) -> Result<Vec<String>, Error> {
+    Ok(sqlx::query_scalar("SELECT id FROM rooms")
+        .fetch_all(db)
+        .await?)
+}
+
 /// Deletes a room's row.
 pub async fn remove(db: &SqlitePool, id: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM rooms WHERE id = ?")

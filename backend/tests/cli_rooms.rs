@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_interview-platform-server");
 
 const CATALOG: &str = r#"
@@ -17,6 +19,8 @@ starter = [{ path = "main.sh", content = "echo hi\n" }]
 
 struct Server {
     child: Child,
+    /// Dropped after the server stops: removes what its rooms left on the engine.
+    _sweep: common::Sweep,
 }
 
 impl Drop for Server {
@@ -57,7 +61,14 @@ fn start_server(data: &Path, catalog: &Path) -> Server {
         assert!(Instant::now() < deadline);
     }
     std::thread::spawn(move || for _ in reader.lines() {});
-    Server { child }
+    let status = cli_json(data, &["status", "--json"]);
+    let instance = status["instance"]
+        .as_str()
+        .expect("status names the instance");
+    Server {
+        child,
+        _sweep: common::Sweep::new(instance),
+    }
 }
 
 /// Runs the CLI; returns (success, stdout, stderr).

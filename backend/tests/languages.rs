@@ -6,21 +6,23 @@ mod common;
 
 use backend::{App, AppOptions};
 
-async fn offline_app(dir: &tempfile::TempDir) -> App {
+async fn offline_app(dir: &tempfile::TempDir) -> common::TestApp {
     let catalog = std::env::var("INTERVIEW_PLATFORM_OFFLINE_CATALOG").expect(
         "INTERVIEW_PLATFORM_OFFLINE_CATALOG names the catalog of scripts/offline-images.sh",
     );
-    App::new(AppOptions {
-        data_dir: dir.path().join("data"),
-        engine_endpoint: None,
-        catalog_file: Some(catalog.into()),
-    })
-    .await
-    .unwrap()
+    common::TestApp::new(
+        App::new(AppOptions {
+            data_dir: dir.path().join("data"),
+            engine_endpoint: None,
+            catalog_file: Some(catalog.into()),
+        })
+        .await
+        .unwrap(),
+    )
 }
 
 #[tokio::test]
-async fn python_and_javascript_rooms_run_their_starter_files() {
+async fn every_offline_language_runs_its_starter_file() {
     let dir = tempfile::tempdir().unwrap();
     let app = offline_app(&dir).await;
     assert!(
@@ -28,7 +30,32 @@ async fn python_and_javascript_rooms_run_their_starter_files() {
         "{:?}",
         app.catalog().problems
     );
-    for language in ["python", "javascript"] {
+    let offline: Vec<String> = app
+        .catalog()
+        .ids()
+        .into_iter()
+        .filter(|id| {
+            let image = &app.catalog().get(id).unwrap().image;
+            image.starts_with("interview-platform-offline/")
+        })
+        .map(str::to_string)
+        .collect();
+    // What scripts/offline-images.sh promises; compiled languages also prove /tmp is `exec`.
+    for language in [
+        "bash",
+        "python",
+        "javascript",
+        "typescript",
+        "c",
+        "cpp",
+        "ruby",
+    ] {
+        assert!(
+            offline.iter().any(|l| l == language),
+            "{language} not offline: {offline:?}"
+        );
+    }
+    for language in &offline {
         let run = app.catalog().get(language).unwrap().run.clone();
         let room = app
             .create_room(common::new_room(language, language))

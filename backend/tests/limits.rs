@@ -16,7 +16,7 @@ image = "interview-platform-test/busybox:latest"
 run = "sh main.sh"
 "#;
 
-async fn app(dir: &tempfile::TempDir) -> App {
+async fn app(dir: &tempfile::TempDir) -> common::TestApp {
     common::app_with_catalog(dir, CATALOG).await
 }
 

@@ -23,7 +23,7 @@ image = "interview-platform-test/does-not-exist:latest"
 run = "true"
 "#;
 
-async fn app(dir: &tempfile::TempDir) -> App {
+async fn app(dir: &tempfile::TempDir) -> common::TestApp {
     common::app_with_catalog(dir, CATALOG).await
 }
 

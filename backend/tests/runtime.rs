@@ -5,17 +5,24 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use backend::engine::Engine;
 use backend::runtime::{DockerRuntime, RoomContainerSpec};
 use insider::protocol::{ErrorCode, Event, Request};
 use serde_bytes::ByteBuf;
 use tokio::sync::mpsc::Receiver;
 
-const BUSYBOX: &str = "interview-platform-test/busybox:latest";
-
-async fn runtime() -> DockerRuntime {
+/// A runtime with an instance id of its own, and the guard that removes what it leaves.
+async fn runtime() -> (DockerRuntime, common::Sweep) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let instance = format!("test-{}-{n}", std::process::id());
     let docker = Engine::new(None).client().await.expect("engine reachable");
-    DockerRuntime::new(docker, format!("test-{}", std::process::id()))
+    (
+        DockerRuntime::new(docker, instance.clone()),
+        common::Sweep::new(instance),
+    )
 }
 
 fn agent_binary() -> Vec<u8> {
@@ -73,12 +80,12 @@ async fn type_line(link: &backend::runtime::AgentLink, line: &str) {
 
 #[tokio::test]
 async fn a_hardened_room_runs_the_agent_and_the_backend_talks_to_it() {
-    let rt = runtime().await;
+    let (rt, _sweep) = runtime().await;
     let volume = rt
-        .ensure_agent_volume(&agent_binary(), BUSYBOX)
+        .ensure_agent_volume(&agent_binary(), common::BUSYBOX)
         .await
         .expect("agent volume");
-    let spec = RoomContainerSpec::new(room_id(), BUSYBOX);
+    let spec = RoomContainerSpec::new(room_id(), common::BUSYBOX);
     let result = async {
         let name = rt.create_container(&spec, &volume).await.expect("create");
         let (link, mut events) = rt.attach(&name).await.expect("attach");
@@ -225,18 +232,23 @@ async fn a_hardened_room_runs_the_agent_and_the_backend_talks_to_it() {
 
 #[tokio::test]
 async fn the_agent_volume_is_filled_once_even_when_raced() {
-    let rt = runtime().await;
+    let (rt, _sweep) = runtime().await;
     // A binary of our own (the agent plus a marker) so this test owns a fresh volume.
     let mut binary = agent_binary();
     binary.extend_from_slice(format!("race-{}", room_id()).as_bytes());
     let (a, b) = tokio::join!(
-        rt.ensure_agent_volume(&binary, BUSYBOX),
-        rt.ensure_agent_volume(&binary, BUSYBOX)
+        rt.ensure_agent_volume(&binary, common::BUSYBOX),
+        rt.ensure_agent_volume(&binary, common::BUSYBOX)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b);
     // A third call finds it ready.
-    assert_eq!(rt.ensure_agent_volume(&binary, BUSYBOX).await.unwrap(), a);
+    assert_eq!(
+        rt.ensure_agent_volume(&binary, common::BUSYBOX)
+            .await
+            .unwrap(),
+        a
+    );
     let _ = rt
         .docker()
         .remove_volume(&a, None::<bollard::query_parameters::RemoveVolumeOptions>)
@@ -246,12 +258,12 @@ async fn the_agent_volume_is_filled_once_even_when_raced() {
 #[tokio::test]
 async fn garbage_on_the_attach_stream_does_not_kill_the_agent() {
     use tokio::io::AsyncWriteExt;
-    let rt = runtime().await;
+    let (rt, _sweep) = runtime().await;
     let volume = rt
-        .ensure_agent_volume(&agent_binary(), BUSYBOX)
+        .ensure_agent_volume(&agent_binary(), common::BUSYBOX)
         .await
         .unwrap();
-    let spec = RoomContainerSpec::new(room_id(), BUSYBOX);
+    let spec = RoomContainerSpec::new(room_id(), common::BUSYBOX);
     let result = async {
         let name = rt.create_container(&spec, &volume).await.unwrap();
         // A raw attach, to write bytes no well-behaved client would.
@@ -290,12 +302,12 @@ async fn garbage_on_the_attach_stream_does_not_kill_the_agent() {
 #[tokio::test]
 async fn a_network_on_room_uses_the_engines_default_network() {
     // Read back from the engine only: nothing sends traffic to a container address.
-    let rt = runtime().await;
+    let (rt, _sweep) = runtime().await;
     let volume = rt
-        .ensure_agent_volume(&agent_binary(), BUSYBOX)
+        .ensure_agent_volume(&agent_binary(), common::BUSYBOX)
         .await
         .unwrap();
-    let mut spec = RoomContainerSpec::new(room_id(), BUSYBOX);
+    let mut spec = RoomContainerSpec::new(room_id(), common::BUSYBOX);
     spec.network = true;
     let result = async {
         let name = rt.create_container(&spec, &volume).await.unwrap();

@@ -285,6 +285,10 @@ async fn status(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
     }
     print_engine(&s.engine);
     println!("Rooms: {}", s.rooms);
+    println!(
+        "Containers labelled: app.interview-platform.instance={}",
+        s.instance
+    );
     Ok(())
 }
 

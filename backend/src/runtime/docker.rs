@@ -453,6 +453,43 @@ impl DockerRuntime {
         Ok(())
     }
 
+    /// The rooms this instance has a container or a files volume of on the engine.
+    pub async fn rooms_on_engine(
+        &self,
+    ) -> Result<std::collections::BTreeSet<String>, RuntimeError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL_INSTANCE}={}", self.instance)],
+        )]);
+        let containers = self
+            .docker
+            .list_containers(Some(
+                bollard::query_parameters::ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let volumes = self
+            .docker
+            .list_volumes(Some(
+                bollard::query_parameters::ListVolumesOptionsBuilder::new()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let from_containers = containers.into_iter().filter_map(|c| c.labels);
+        let from_volumes = volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.labels);
+        Ok(from_containers
+            .chain(from_volumes)
+            .filter_map(|mut labels| labels.remove(LABEL_ROOM))
+            .collect())
+    }
+
     /// Removes the container (killing it) and, with `files`, its files volume.
     pub async fn remove(&self, spec: &RoomContainerSpec, files: bool) -> Result<(), RuntimeError> {
         let removed = self

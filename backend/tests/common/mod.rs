@@ -12,17 +12,105 @@ use serde_bytes::ByteBuf;
 /// The busybox image `scripts/build-test-images.sh` imports without a registry.
 pub const BUSYBOX: &str = "interview-platform-test/busybox:latest";
 
+/// Removes, when dropped, every container and volume on the engine that carries an app
+/// instance's label: a test that fails midway leaves nothing running.
+pub struct Sweep {
+    instance: String,
+}
+
+impl Sweep {
+    /// Sweeps what the instance `instance` leaves behind.
+    pub fn new(instance: impl Into<String>) -> Self {
+        Self {
+            instance: instance.into(),
+        }
+    }
+}
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        let instance = self.instance.clone();
+        // Drop cannot await, and may run inside the test's runtime: use a thread of its own.
+        let swept = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(sweep(&instance))
+        })
+        .join();
+        if let Ok(Err(e)) = swept {
+            eprintln!("could not remove what instance {} left: {e}", self.instance);
+        }
+    }
+}
+
+async fn sweep(instance: &str) -> Result<(), bollard::errors::Error> {
+    use bollard::query_parameters::{
+        ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+        RemoveVolumeOptionsBuilder,
+    };
+    let docker = backend::engine::Engine::new(None).client().await?;
+    let label = format!("app.interview-platform.instance={instance}");
+    let filters = std::collections::HashMap::from([("label".to_string(), vec![label])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
+    for c in containers.into_iter().filter_map(|c| c.id) {
+        let force = RemoveContainerOptionsBuilder::new().force(true).build();
+        let _ = docker.remove_container(&c, Some(force)).await;
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await?;
+    for v in volumes.volumes.unwrap_or_default() {
+        let force = RemoveVolumeOptionsBuilder::new().force(true).build();
+        let _ = docker.remove_volume(&v.name, Some(force)).await;
+    }
+    Ok(())
+}
+
+/// An app whose containers and volumes are removed when it is dropped (see [`Sweep`]).
+pub struct TestApp {
+    app: App,
+    _sweep: Sweep,
+}
+
+impl TestApp {
+    /// Wraps `app`.
+    pub fn new(app: App) -> Self {
+        let sweep = Sweep::new(app.instance_id());
+        Self { app, _sweep: sweep }
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
 /// An app on a fresh data dir in `dir`, with `catalog` applied over the built-in languages.
-pub async fn app_with_catalog(dir: &tempfile::TempDir, catalog: &str) -> App {
+pub async fn app_with_catalog(dir: &tempfile::TempDir, catalog: &str) -> TestApp {
     let file = dir.path().join("catalog.toml");
     std::fs::write(&file, catalog).unwrap();
-    App::new(AppOptions {
-        data_dir: dir.path().join("data"),
-        engine_endpoint: None,
-        catalog_file: Some(file),
-    })
-    .await
-    .unwrap()
+    TestApp::new(
+        App::new(AppOptions {
+            data_dir: dir.path().join("data"),
+            engine_endpoint: None,
+            catalog_file: Some(file),
+        })
+        .await
+        .unwrap(),
+    )
 }
 
 /// A room request with the defaults.
