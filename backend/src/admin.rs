@@ -66,6 +66,27 @@ pub enum AdminRequest {
         /// Room id.
         id: String,
     },
+    /// A new link to a room.
+    IssueLink {
+        /// Room id.
+        id: String,
+        /// Who the link is for.
+        role: crate::tokens::Role,
+        /// How long it stays valid, in seconds.
+        secs: u64,
+    },
+    /// Revoke links of a room.
+    RevokeLinks {
+        /// Room id.
+        id: String,
+        /// Which.
+        which: crate::tokens::Revoke,
+    },
+    /// The links of a room.
+    ListLinks {
+        /// Room id.
+        id: String,
+    },
     /// Write the room's files as a zip.
     ExportRoom {
         /// Room id.
@@ -207,6 +228,14 @@ impl App {
                     "attach is served on its own connection".into(),
                 ))
             }
+            AdminRequest::IssueLink { id, role, secs } => {
+                json(&self.issue_link(&id, role, secs).await?)
+            }
+            AdminRequest::RevokeLinks { id, which } => {
+                let revoked = self.revoke_links(&id, which).await?;
+                serde_json::json!({ "id": id, "revoked": revoked })
+            }
+            AdminRequest::ListLinks { id } => json(&self.list_links(&id).await?),
             AdminRequest::ExportRoom { id, output } => {
                 if !output.is_absolute() {
                     return Err(Error::Invalid("the export path must be absolute".into()));

@@ -70,6 +70,70 @@ pub(crate) struct Inner {
     pub(crate) tasks: TaskTracker,
     /// Where the room server listens, or why it could not.
     room_server: Mutex<RoomServer>,
+    /// The key room links are signed with.
+    pub(crate) keys: crate::tokens::Keys,
+    /// The public base URL and path prefix of the room server.
+    addressing: Mutex<Addressing>,
+    /// The shared documents and channels of rooms people are in.
+    pub(crate) hubs: crate::live::Hubs,
+}
+
+/// How the room server is reached from outside.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addressing {
+    /// The base written into links (a tunnel's or a proxy's URL; may carry a path). `None`:
+    /// the server's own address plus the path prefix.
+    pub public_url: Option<String>,
+    /// Every route is served under this prefix (`""` or `/p`, no trailing slash).
+    pub path_prefix: String,
+}
+
+impl Addressing {
+    /// Checks and normalises a public URL: `http(s)://host[:port][/path]`, no query or
+    /// fragment; a trailing slash is dropped.
+    pub fn parse_public_url(url: &str) -> Result<String, Error> {
+        let url = url.trim().trim_end_matches('/');
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the public URL {url:?} must start with http:// or https://"
+                ))
+            })?;
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(Error::Invalid(format!(
+                "the public URL {url:?} names no host"
+            )));
+        }
+        if url.contains(['?', '#', ' ']) {
+            return Err(Error::Invalid(format!(
+                "the public URL {url:?} may not carry a query, a fragment or spaces"
+            )));
+        }
+        Ok(url.to_string())
+    }
+
+    /// Checks and normalises a path prefix: `""`, or `/segment[/segment…]` of URL-safe
+    /// characters; a trailing slash is dropped.
+    pub fn parse_path_prefix(prefix: &str) -> Result<String, Error> {
+        let prefix = prefix.trim().trim_end_matches('/');
+        if prefix.is_empty() {
+            return Ok(String::new());
+        }
+        let ok = prefix.starts_with('/')
+            && !prefix.contains("//")
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/-._~".contains(c))
+            && !prefix.split('/').any(|seg| seg == "." || seg == "..");
+        if !ok {
+            return Err(Error::Invalid(format!(
+                "the path prefix {prefix:?} must look like /interviews (letters, digits, - . _ ~)"
+            )));
+        }
+        Ok(prefix.to_string())
+    }
 }
 
 /// The state of the room server (the HTTP/WebSocket side candidates connect to).
@@ -108,6 +172,7 @@ impl App {
             tracing::warn!(file = %catalog_file.display(), line = ?p.line, "catalog: {}", p.message);
         }
         let instance = crate::lifecycle::instance_id(&db).await?;
+        let keys = crate::tokens::Keys::load_or_create(&options.data_dir)?;
         tracing::info!(data_dir = %options.data_dir.display(), engine = engine.endpoint(), "app started");
         Ok(App {
             inner: Arc::new(Inner {
@@ -123,6 +188,9 @@ impl App {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 room_server: Mutex::new(RoomServer::default()),
+                keys,
+                addressing: Mutex::new(Addressing::default()),
+                hubs: crate::live::Hubs::default(),
             }),
         })
     }
@@ -130,7 +198,8 @@ impl App {
     /// Serves the room server on `listener` until [`App::shutdown`] is called.
     pub async fn serve(&self, listener: TcpListener) -> Result<(), Error> {
         let stop = self.inner.shutdown.clone();
-        let server = axum::serve(listener, crate::http::router())
+        let router = crate::http::router(self.clone(), &self.addressing().path_prefix);
+        let server = axum::serve(listener, router)
             .with_graceful_shutdown(async move { stop.cancelled().await });
         self.inner
             .tasks
@@ -182,6 +251,58 @@ impl App {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         *guard = state;
+    }
+
+    /// How the room server is reached from outside.
+    pub fn addressing(&self) -> Addressing {
+        self.inner
+            .addressing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the public URL and path prefix (checked and normalised). The prefix applies to
+    /// servers started afterwards; the public URL to links issued afterwards.
+    pub fn set_addressing(
+        &self,
+        public_url: Option<&str>,
+        path_prefix: Option<&str>,
+    ) -> Result<Addressing, Error> {
+        let next = Addressing {
+            public_url: public_url
+                .filter(|u| !u.trim().is_empty())
+                .map(Addressing::parse_public_url)
+                .transpose()?,
+            path_prefix: Addressing::parse_path_prefix(path_prefix.unwrap_or(""))?,
+        };
+        *self
+            .inner
+            .addressing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = next.clone();
+        Ok(next)
+    }
+
+    /// The base of room links: the public URL, else the server's own address and prefix.
+    pub fn link_base(&self) -> Result<String, Error> {
+        let a = self.addressing();
+        if let Some(url) = a.public_url {
+            return Ok(url);
+        }
+        let server = self
+            .inner
+            .room_server
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match server.url {
+            Some(url) => Ok(format!("{url}{}", a.path_prefix)),
+            None => Err(Error::Invalid(format!(
+                "the room server is not listening{}, so links cannot be made; set a public URL or start the server",
+                server.error.map(|e| format!(" ({e})")).unwrap_or_default()
+            ))),
+        }
     }
 
     /// Version, data dir and room server state.

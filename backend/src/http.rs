@@ -30,12 +30,21 @@ struct Health {
     version: &'static str,
 }
 
-/// The router of the room server.
-pub fn router() -> Router {
-    Router::new()
+/// The router of the room server: every route under `prefix` (`""` or `/p`), since a proxy
+/// forwards the full path.
+pub fn router(app: crate::App, prefix: &str) -> Router {
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/r/{room}", get(room_page))
         .route("/r/assets/{*file}", get(asset))
+        .route("/yjs/{room}", get(crate::live::yjs::socket))
+        .with_state(app);
+    let routes = if prefix.is_empty() {
+        routes
+    } else {
+        Router::new().nest(prefix, routes)
+    };
+    routes
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))
 }

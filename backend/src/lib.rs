@@ -12,10 +12,12 @@ pub mod events;
 pub mod export;
 pub mod http;
 pub mod lifecycle;
+pub mod live;
 pub mod logging;
 pub mod paths;
 pub mod rooms;
 pub mod runtime;
+pub mod tokens;
 
 pub use app::{App, AppInfo, AppOptions, RoomServer};
 pub use engine::EngineStatus;

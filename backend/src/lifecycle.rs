@@ -339,6 +339,8 @@ impl App {
         let rt = self.runtime().await?;
         let _guard = self.inner.lifecycle.lock().await;
         self.set_status(id, status::STOPPING, None).await?;
+        // People in the room are told it stopped; the document stays stored.
+        self.inner.hubs.close_room(id).await;
         let spec = self.spec(id, &rec.image, rec.network, &[]);
         self.inner.live.lock().await.remove(id);
         let stopped = async {
@@ -434,6 +436,7 @@ impl App {
     pub async fn delete_room(&self, id: &str) -> Result<(), Error> {
         let rec = rooms::record(&self.inner.db, id).await?;
         let _guard = self.inner.lifecycle.lock().await;
+        self.inner.hubs.close_room(id).await;
         self.inner.live.lock().await.remove(id);
         // A stopped room whose files were saved has nothing on the engine; otherwise the
         // engine must be reachable to remove what is there.

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use backend::admin::{self, AdminRequest, ClientError};
 use backend::rooms::{NewRoom, RoomSummary};
+use backend::tokens::{Revoke, Role, RoomLink};
 use backend::{paths, App, AppOptions, EngineStatus};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -38,6 +39,13 @@ enum Command {
         /// data dir]
         #[arg(long, value_name = "FILE")]
         catalog: Option<PathBuf>,
+        /// The base written into room links when the server is reached through a tunnel or a
+        /// proxy, e.g. https://interviews.example.com/p [default: this server's address]
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Serve every route under this prefix, e.g. /p (a proxy forwards the full path)
+        #[arg(long, value_name = "PREFIX")]
+        path_prefix: Option<String>,
     },
     /// Show the running instance's state.
     Status {
@@ -140,6 +148,46 @@ enum RoomsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Make a new link to a room; prints the URL alone on a line. Older links stay valid.
+    Link {
+        /// Room id.
+        id: String,
+        /// Who the link is for: interviewer, candidate or observer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// How long the link stays valid: 30m, 2h, 7d (at most 30d)
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+        expires: u64,
+        /// Print one JSON value: {"url", "role", "expires_at" (ms since the epoch), "id"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The links made for a room (ids, roles, expiry; never the links themselves).
+    Links {
+        /// Room id.
+        id: String,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke links of a room; browsers using them are disconnected at once.
+    #[command(group = clap::ArgGroup::new("which").required(true).multiple(false))]
+    Revoke {
+        /// Room id.
+        id: String,
+        /// One link, by the id `rooms link` printed.
+        #[arg(long, value_name = "LINK_ID", group = "which")]
+        link: Option<String>,
+        /// Every link of a role.
+        #[arg(long, value_parser = parse_role, group = "which")]
+        role: Option<Role>,
+        /// Every link of the room.
+        #[arg(long, group = "which")]
+        all: bool,
+        /// Print one JSON value.
+        #[arg(long)]
+        json: bool,
+    },
     /// Give a stopped room a new container with its saved files.
     Resume {
         /// Room id.
@@ -158,6 +206,10 @@ enum RoomsCommand {
     },
 }
 
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse()
+}
+
 fn parse_duration(text: &str) -> Result<u64, String> {
     backend::events::parse_duration(text)
 }
@@ -174,7 +226,12 @@ fn main() -> ExitCode {
     let data_dir = paths::resolve_data_dir(cli.data_dir);
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { listen, catalog } => serve(data_dir, listen, catalog).await,
+            Command::Serve {
+                listen,
+                catalog,
+                public_url,
+                path_prefix,
+            } => serve(data_dir, listen, catalog, public_url, path_prefix).await,
             Command::Status { json } => status(&data_dir, json).await,
             Command::Rooms { command } => rooms(&data_dir, command).await,
         }
@@ -192,6 +249,8 @@ async fn serve(
     data_dir: PathBuf,
     listen: SocketAddr,
     catalog: Option<PathBuf>,
+    public_url: Option<String>,
+    path_prefix: Option<String>,
 ) -> anyhow::Result<()> {
     let options = AppOptions {
         catalog_file: catalog,
@@ -204,6 +263,10 @@ async fn serve(
         )
     })?;
     let app = App::new(options).await?;
+    if let Err(e) = app.set_addressing(public_url.as_deref(), path_prefix.as_deref()) {
+        app.shutdown().await;
+        return Err(e.into());
+    }
     let started = async {
         app.open_admin_socket().await?;
         app.listen(listen).await
@@ -217,7 +280,14 @@ async fn serve(
             return Err(e.into());
         }
     };
-    println!("Interview Platform server listening on http://{addr}");
+    let addressing = app.addressing();
+    println!(
+        "Interview Platform server listening on http://{addr}{}",
+        addressing.path_prefix
+    );
+    if let Some(url) = &addressing.public_url {
+        println!("Room links start with {url}");
+    }
     println!("Data directory: {}", app.data_dir().display());
     for p in &app.catalog().problems {
         match p.line {
@@ -321,10 +391,71 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
                 },
             });
             let r = room(call(data_dir, req).await?)?;
+            let candidate = issue_link(data_dir, &r.id, Role::Candidate, DEFAULT_LINK).await?;
+            let interviewer = issue_link(data_dir, &r.id, Role::Interviewer, DEFAULT_LINK).await?;
             if json {
-                print_json(&admin::room_json(&r));
+                let mut v = admin::room_json(&r);
+                v["links"] = serde_json::json!({
+                    "candidate": candidate.url,
+                    "interviewer": interviewer.url,
+                });
+                print_json(&v);
             } else {
                 println!("Room {} is {}: {} ({})", r.id, r.status, r.name, r.language);
+                println!("Candidate link:   {}", candidate.url);
+                println!("Interviewer link: {}", interviewer.url);
+            }
+        }
+        RoomsCommand::Link {
+            id,
+            role,
+            expires,
+            json,
+        } => {
+            let link = issue_link(data_dir, &id, role, expires).await?;
+            if json {
+                print_json(&serde_json::to_value(&link)?);
+            } else {
+                println!("{}", link.url);
+            }
+        }
+        RoomsCommand::Links { id, json } => {
+            let v = call(data_dir, AdminRequest::ListLinks { id }).await?;
+            if json {
+                print_json(&v);
+            } else {
+                let links: Vec<backend::tokens::LinkInfo> = serde_json::from_value(v)?;
+                if links.is_empty() {
+                    println!("No links.");
+                }
+                for l in links {
+                    let state = match l.revoked_at {
+                        Some(_) => "revoked",
+                        None if l.expires_at <= backend::db::now_ms() => "expired",
+                        None => "valid",
+                    };
+                    println!("{:<32}  {:<11}  {state}", l.id, l.role);
+                }
+            }
+        }
+        RoomsCommand::Revoke {
+            id,
+            link,
+            role,
+            all,
+            json,
+        } => {
+            let which = match (link, role, all) {
+                (Some(l), _, _) => Revoke::Link(l),
+                (_, Some(r), _) => Revoke::Role(r),
+                _ => Revoke::All,
+            };
+            let v = call(data_dir, AdminRequest::RevokeLinks { id, which }).await?;
+            if json {
+                print_json(&v);
+            } else {
+                let n = v["revoked"].as_u64().unwrap_or(0);
+                println!("Revoked {n} link{}.", if n == 1 { "" } else { "s" });
             }
         }
         RoomsCommand::List { json } => {
@@ -390,6 +521,27 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// How long the links `rooms create` prints stay valid.
+const DEFAULT_LINK: u64 = backend::tokens::DEFAULT_LINK_SECS;
+
+async fn issue_link(
+    data_dir: &std::path::Path,
+    id: &str,
+    role: Role,
+    secs: u64,
+) -> anyhow::Result<RoomLink> {
+    let v = call(
+        data_dir,
+        AdminRequest::IssueLink {
+            id: id.to_string(),
+            role,
+            secs,
+        },
+    )
+    .await?;
+    Ok(serde_json::from_value(v)?)
 }
 
 /// The byte Ctrl-] sends: it detaches, as in telnet.

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub mod ws;
+
 use backend::rooms::NewRoom;
 use backend::{App, AppOptions};
 use insider::protocol::{Event, Request};

@@ -1,0 +1,388 @@
+//! A room's shared document: a yrs document whose root map `files` holds one `Y.Text` per
+//! file (key: the path relative to `/interview`, POSIX). Every change is committed to SQLite
+//! (and the room's event log) before anyone else sees it; the stored updates are compacted
+//! into one now and then.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+use tokio::sync::{broadcast, Mutex};
+use yrs::encoding::read::Cursor;
+use yrs::sync::protocol::{MessageReader, SyncMessage};
+use yrs::sync::{Awareness, AwarenessUpdate, Message};
+use yrs::updates::decoder::{Decode, DecoderV1};
+use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
+use yrs::{Doc, Map, MapRef, Out, ReadTxn, StateVector, Transact, Update};
+
+use crate::db::now_ms;
+use crate::tokens::Role;
+use crate::Error;
+
+/// The root map holding the files.
+pub const FILES: &str = "files";
+
+/// Stored updates beyond which they are compacted into one.
+const COMPACT_AFTER: usize = 500;
+
+/// Largest awareness state (JSON) one client may publish.
+const MAX_AWARENESS_STATE: usize = 16 * 1024;
+
+/// Messages queued for the slowest listener before it skips ahead (and is disconnected).
+const FANOUT: usize = 1024;
+
+/// A message for the room's connections.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The connection it came from (it is not sent back there); 0 for everyone.
+    pub from: u64,
+    /// Not for candidates' eyes (an observer's or stealthy interviewer's presence).
+    pub hidden: bool,
+    /// The y-websocket message(s), encoded.
+    pub bytes: Arc<[u8]>,
+}
+
+/// Who is on the other end of a connection, as far as the document is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// The connection's id.
+    pub conn: u64,
+    /// Its role.
+    pub role: Role,
+    /// Whether candidates must not see it.
+    pub hidden: bool,
+}
+
+/// A protocol violation: the connection is closed with this reason.
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    /// The bytes are not y-websocket messages.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// Storing the change failed; it was not applied for anyone else.
+    #[error("{0}")]
+    Storage(#[from] Error),
+}
+
+struct State {
+    awareness: Awareness,
+    files: MapRef,
+    /// Which connection publishes which awareness client id, and whether it is hidden from
+    /// candidates.
+    owners: HashMap<yrs::block::ClientID, (u64, bool)>,
+    /// Update rows stored since the last compaction.
+    rows: usize,
+}
+
+/// One room's document and the fan-out of its changes.
+pub struct RoomDoc {
+    db: SqlitePool,
+    room: String,
+    state: Mutex<State>,
+    tx: broadcast::Sender<Outgoing>,
+}
+
+impl RoomDoc {
+    /// Loads the room's document from its stored updates.
+    pub async fn load(db: SqlitePool, room: &str) -> Result<RoomDoc, Error> {
+        let rows: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM doc_updates WHERE room_id = ? ORDER BY seq")
+                .bind(room)
+                .fetch_all(&db)
+                .await?;
+        let doc = Doc::new();
+        let files = doc.get_or_insert_map(FILES);
+        {
+            let mut txn = doc.transact_mut();
+            for (data,) in &rows {
+                match Update::decode_v1(data) {
+                    Ok(u) => {
+                        if let Err(e) = txn.apply_update(u) {
+                            tracing::warn!(room, error = %e, "a stored document update did not apply");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(room, error = %e, "a stored document update is unreadable")
+                    }
+                }
+            }
+        }
+        Ok(RoomDoc {
+            db,
+            room: room.to_string(),
+            state: Mutex::new(State {
+                awareness: Awareness::new(doc),
+                files,
+                owners: HashMap::new(),
+                rows: rows.len(),
+            }),
+            tx: broadcast::channel(FANOUT).0,
+        })
+    }
+
+    /// Follows the changes meant for connections.
+    pub fn subscribe(&self) -> broadcast::Receiver<Outgoing> {
+        self.tx.subscribe()
+    }
+
+    /// What the server sends a connection first: its state vector (asking for what the
+    /// client has that it lacks) and the awareness states the peer may see.
+    pub async fn greeting(&self, peer: Peer) -> Vec<u8> {
+        let st = self.state.lock().await;
+        let sv = st.awareness.doc().transact().state_vector();
+        let mut enc = EncoderV1::new();
+        Message::Sync(SyncMessage::SyncStep1(sv)).encode(&mut enc);
+        if let Some(update) = visible_states(&st, peer) {
+            Message::Awareness(update).encode(&mut enc);
+        }
+        enc.to_vec()
+    }
+
+    /// Handles one WebSocket message from `peer`; returns the reply to send it (possibly
+    /// empty). Changes are stored, then fanned out.
+    pub async fn handle(&self, peer: Peer, data: &[u8]) -> Result<Vec<u8>, DocError> {
+        let mut decoder = DecoderV1::new(Cursor::new(data));
+        let messages: Vec<Message> = MessageReader::new(&mut decoder)
+            .collect::<Result<_, _>>()
+            .map_err(|e| DocError::Malformed(e.to_string()))?;
+        let mut reply = EncoderV1::new();
+        let mut st = self.state.lock().await;
+        for m in messages {
+            match m {
+                Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                    let update = st.awareness.doc().transact().encode_state_as_update_v1(&sv);
+                    Message::Sync(SyncMessage::SyncStep2(update)).encode(&mut reply);
+                }
+                Message::Sync(SyncMessage::SyncStep2(u))
+                | Message::Sync(SyncMessage::Update(u)) => {
+                    if peer.role == Role::Observer {
+                        // Read-only: an observer's edits go nowhere.
+                        continue;
+                    }
+                    let update =
+                        Update::decode_v1(&u).map_err(|e| DocError::Malformed(e.to_string()))?;
+                    self.apply(&mut st, peer, update).await?;
+                }
+                Message::Awareness(update) => self.awareness(&mut st, peer, update),
+                Message::AwarenessQuery => {
+                    if let Some(update) = visible_states(&st, peer) {
+                        Message::Awareness(update).encode(&mut reply);
+                    }
+                }
+                Message::Auth(_) => {}
+                Message::Custom(tag, _) => {
+                    return Err(DocError::Malformed(format!("unknown message type {tag}")))
+                }
+            }
+        }
+        Ok(reply.to_vec())
+    }
+
+    /// Applies a client's update, drops what the schema does not allow, stores the result
+    /// and fans it out.
+    async fn apply(&self, st: &mut State, peer: Peer, update: Update) -> Result<(), DocError> {
+        let (encoded, sanitized) = {
+            let files = st.files.clone();
+            let mut txn = st.awareness.doc().transact_mut();
+            txn.apply_update(update)
+                .map_err(|e| DocError::Malformed(e.to_string()))?;
+            let bad: Vec<String> = files
+                .iter(&txn)
+                .filter(|(k, v)| !valid_path(k) || !matches!(v, Out::YText(_)))
+                .map(|(k, _)| k.to_string())
+                .collect();
+            for k in &bad {
+                files.remove(&mut txn, k);
+            }
+            if !bad.is_empty() {
+                tracing::debug!(room = %self.room, dropped = bad.len(), "invalid document entries dropped");
+            }
+            (txn.encode_update_v1(), !bad.is_empty())
+        };
+        if is_empty_update(&encoded) {
+            return Ok(());
+        }
+        self.store(st, &encoded, peer.role).await?;
+        let mut enc = EncoderV1::new();
+        Message::Sync(SyncMessage::Update(encoded)).encode(&mut enc);
+        let _ = self.tx.send(Outgoing {
+            // A sanitized update goes back to its sender too: it removes what was dropped.
+            from: if sanitized { 0 } else { peer.conn },
+            hidden: false,
+            bytes: enc.to_vec().into(),
+        });
+        Ok(())
+    }
+
+    /// Commits an update (and its event) to the database, compacting now and then.
+    async fn store(&self, st: &mut State, update: &[u8], role: Role) -> Result<(), Error> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query("INSERT INTO doc_updates (room_id, data) VALUES (?, ?)")
+            .bind(&self.room)
+            .bind(update)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO room_events (room_id, at_ms, kind, actor, data) VALUES (?, ?, 'doc', ?, ?)",
+        )
+        .bind(&self.room)
+        .bind(now_ms())
+        .bind(role.as_str())
+        .bind(update)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        st.rows += 1;
+        if st.rows >= COMPACT_AFTER {
+            self.compact(st).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the stored updates by one holding the same state.
+    async fn compact(&self, st: &mut State) -> Result<(), Error> {
+        let full = st
+            .awareness
+            .doc()
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let mut tx = self.db.begin().await?;
+        sqlx::query("DELETE FROM doc_updates WHERE room_id = ?")
+            .bind(&self.room)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO doc_updates (room_id, data) VALUES (?, ?)")
+            .bind(&self.room)
+            .bind(&full)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::debug!(room = %self.room, rows = st.rows, bytes = full.len(), "document compacted");
+        st.rows = 1;
+        Ok(())
+    }
+
+    /// Applies a client's awareness (cursor, name) and fans it out. A connection may only
+    /// speak for the awareness clients it introduced.
+    fn awareness(&self, st: &mut State, peer: Peer, mut update: AwarenessUpdate) {
+        update.clients.retain(|id, entry| {
+            let (owner, _) = *st.owners.entry(*id).or_insert((peer.conn, peer.hidden));
+            owner == peer.conn && entry.json.len() <= MAX_AWARENESS_STATE
+        });
+        if update.clients.is_empty() {
+            return;
+        }
+        if let Err(e) = st.awareness.apply_update(update.clone()) {
+            tracing::debug!(room = %self.room, error = %e, "awareness update ignored");
+            return;
+        }
+        let mut enc = EncoderV1::new();
+        Message::Awareness(update).encode(&mut enc);
+        let _ = self.tx.send(Outgoing {
+            from: peer.conn,
+            hidden: peer.hidden,
+            bytes: enc.to_vec().into(),
+        });
+    }
+
+    /// Forgets a closed connection: its awareness clients are removed for everyone.
+    pub async fn disconnect(&self, peer: Peer) {
+        let mut st = self.state.lock().await;
+        let mine: Vec<_> = st
+            .owners
+            .iter()
+            .filter(|(_, (c, _))| *c == peer.conn)
+            .map(|(id, _)| *id)
+            .collect();
+        if mine.is_empty() {
+            return;
+        }
+        for id in &mine {
+            st.owners.remove(id);
+            st.awareness.remove_state(*id);
+        }
+        if let Ok(update) = st.awareness.update_with_clients(mine) {
+            let mut enc = EncoderV1::new();
+            Message::Awareness(update).encode(&mut enc);
+            let _ = self.tx.send(Outgoing {
+                from: peer.conn,
+                hidden: peer.hidden,
+                bytes: enc.to_vec().into(),
+            });
+        }
+    }
+
+    /// The text of every file in the document, by path.
+    pub async fn files(&self) -> std::collections::BTreeMap<String, String> {
+        let st = self.state.lock().await;
+        let txn = st.awareness.doc().transact();
+        st.files
+            .iter(&txn)
+            .filter_map(|(k, v)| match v {
+                Out::YText(t) => Some((k.to_string(), yrs::GetString::get_string(&t, &txn))),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The awareness states `peer` may see: candidates do not see hidden participants.
+fn visible_states(st: &State, peer: Peer) -> Option<AwarenessUpdate> {
+    let mut update = st.awareness.update().ok()?;
+    if peer.role == Role::Candidate {
+        update
+            .clients
+            .retain(|id, _| !st.owners.get(id).is_some_and(|(_, hidden)| *hidden));
+    }
+    (!update.clients.is_empty()).then_some(update)
+}
+
+/// An update that changes nothing (no structs, no deletions).
+fn is_empty_update(update: &[u8]) -> bool {
+    update == [0, 0]
+}
+
+/// Whether `key` may name a file: a relative POSIX path without empty, `.` or `..` parts,
+/// NUL or backslashes, at most 1024 bytes.
+pub fn valid_path(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 1024
+        && !key.starts_with('/')
+        && !key.contains(['\0', '\\'])
+        && key
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_are_relative_posix_paths() {
+        for ok in ["main.py", "src/lib.rs", "a b/c-d_e.txt", ".gitignore"] {
+            assert!(valid_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/",
+            "./a",
+            "a\\b",
+            "a\0b",
+        ] {
+            assert!(!valid_path(bad), "{bad:?}");
+        }
+        assert!(!valid_path(&"a".repeat(1025)));
+    }
+
+    #[test]
+    fn the_empty_update_is_recognised() {
+        let doc = Doc::new();
+        let txn = doc.transact_mut();
+        assert!(is_empty_update(&txn.encode_update_v1()));
+    }
+}

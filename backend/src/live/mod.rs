@@ -1,0 +1,162 @@
+//! The live side of rooms: one hub per room people are in, holding its shared document
+//! (served over the standard y-websocket protocol, see [`yjs`]) and the connections to it.
+//! Connections are registered with their link and role, so revoking a link or stopping the
+//! room closes exactly the sockets it should.
+
+pub mod docs;
+pub mod yjs;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::tokens::{Refusal, Revoke, Role};
+
+/// Largest WebSocket message a client may send; larger ones close its socket.
+pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Messages queued for one client before it counts as too slow and is disconnected (it
+/// re-syncs when it reconnects). A slow client never holds up the others.
+pub const CLIENT_QUEUE: usize = 1024;
+
+/// The hubs of rooms people are in.
+#[derive(Default)]
+pub struct Hubs {
+    rooms: Mutex<HashMap<String, Arc<Hub>>>,
+}
+
+/// A connection as the hub knows it.
+struct Conn {
+    link_id: String,
+    role: Role,
+    /// Cancelled to close the socket, with the code and reason set first.
+    close: CancellationToken,
+    why: Arc<std::sync::Mutex<Option<Refusal>>>,
+}
+
+/// One room's live state.
+pub struct Hub {
+    /// The room's id.
+    pub room: String,
+    /// The shared document.
+    pub doc: docs::RoomDoc,
+    conns: std::sync::Mutex<HashMap<u64, Conn>>,
+    next_conn: AtomicU64,
+}
+
+/// A connection's registration; dropping it unregisters.
+pub struct Registration {
+    hub: Arc<Hub>,
+    /// The connection's id within the hub.
+    pub id: u64,
+    /// Cancelled when the server closes this connection.
+    pub close: CancellationToken,
+    why: Arc<std::sync::Mutex<Option<Refusal>>>,
+}
+
+impl Registration {
+    /// Why the server closed the connection, once `close` is cancelled.
+    pub fn why(&self) -> Option<Refusal> {
+        *self.why.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub
+            .conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+impl Hub {
+    /// Registers a connection through `link_id` as `role`.
+    pub fn register(self: &Arc<Self>, link_id: &str, role: Role) -> Registration {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let close = CancellationToken::new();
+        let why = Arc::new(std::sync::Mutex::new(None));
+        self.conns.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            id,
+            Conn {
+                link_id: link_id.to_string(),
+                role,
+                close: close.clone(),
+                why: why.clone(),
+            },
+        );
+        Registration {
+            hub: self.clone(),
+            id,
+            close,
+            why,
+        }
+    }
+
+    /// Closes the connections that `matches` selects, telling them `why`.
+    fn close_where(&self, why: Refusal, matches: impl Fn(&Conn) -> bool) {
+        for c in self
+            .conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
+            if matches(c) {
+                *c.why.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+                c.close.cancel();
+            }
+        }
+    }
+
+    /// How many connections are open.
+    pub fn connections(&self) -> usize {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+impl Hubs {
+    /// The hub of `room`, loading its document from the database the first time.
+    pub async fn get_or_open(
+        &self,
+        db: &sqlx::SqlitePool,
+        room: &str,
+    ) -> Result<Arc<Hub>, crate::Error> {
+        let mut rooms = self.rooms.lock().await;
+        if let Some(h) = rooms.get(room) {
+            return Ok(h.clone());
+        }
+        let doc = docs::RoomDoc::load(db.clone(), room).await?;
+        let hub = Arc::new(Hub {
+            room: room.to_string(),
+            doc,
+            conns: Default::default(),
+            next_conn: AtomicU64::new(1),
+        });
+        rooms.insert(room.to_string(), hub.clone());
+        Ok(hub)
+    }
+
+    /// Closes the sockets opened with links that were just revoked.
+    pub async fn revoked(&self, room: &str, which: &Revoke) {
+        let Some(hub) = self.rooms.lock().await.get(room).cloned() else {
+            return;
+        };
+        hub.close_where(Refusal::Expired, |c| match which {
+            Revoke::Link(id) => &c.link_id == id,
+            Revoke::Role(r) => c.role == *r,
+            Revoke::All => true,
+        });
+    }
+
+    /// Closes every socket of `room` (it stopped or was deleted) and forgets its hub; the
+    /// document stays in the database.
+    pub async fn close_room(&self, room: &str) {
+        if let Some(hub) = self.rooms.lock().await.remove(room) {
+            hub.close_where(Refusal::RoomClosed, |_| true);
+        }
+    }
+}

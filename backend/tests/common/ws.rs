@@ -1,0 +1,143 @@
+//! WebSocket clients for the room sockets: a raw socket with its close code, and a
+//! y-websocket client built on yrs (what a browser's Yjs does, in the test).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use yrs::encoding::read::Cursor;
+use yrs::sync::protocol::{MessageReader, SyncMessage};
+use yrs::sync::Message;
+use yrs::updates::decoder::{Decode, DecoderV1};
+use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
+use yrs::{Doc, GetString, Map, MapRef, Out, ReadTxn, Text, Transact, Update};
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a socket (the server may still close it at once: see [`closed_with`]).
+pub async fn open(url: &str, origin: Option<&str>) -> Result<Socket, String> {
+    let mut req = url.into_client_request().unwrap();
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(e) => Err(format!("handshake: {e}")),
+    }
+}
+
+/// The close code and reason the server ends the socket with (waiting generously).
+pub async fn closed_with(ws: &mut Socket) -> (u16, String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Ws::Close(Some(f))))) => return (f.code.into(), f.reason.to_string()),
+            Ok(Some(Ok(Ws::Close(None)))) | Ok(None) => return (0, String::new()),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => return (1, e.to_string()),
+            Err(_) => panic!("the socket was not closed"),
+        }
+    }
+}
+
+/// A y-websocket client built on yrs, like a browser's but in the test.
+pub struct YClient {
+    pub ws: Socket,
+    pub doc: Doc,
+    pub files: MapRef,
+}
+
+impl YClient {
+    /// Connects and syncs (sends its state vector, applies what the server sends).
+    pub async fn join(url: &str) -> YClient {
+        let ws = open(url, None).await.unwrap();
+        let doc = Doc::new();
+        let files = doc.get_or_insert_map("files");
+        let mut c = YClient { ws, doc, files };
+        let sv = c.doc.transact().state_vector();
+        c.send(&[Message::Sync(SyncMessage::SyncStep1(sv))]).await;
+        // The server answers our step 1 with its step 2.
+        c.pump_until(|_| true, true).await;
+        c
+    }
+
+    pub async fn send(&mut self, messages: &[Message]) {
+        let mut enc = EncoderV1::new();
+        for m in messages {
+            m.encode(&mut enc);
+        }
+        self.ws.send(Ws::Binary(enc.to_vec().into())).await.unwrap();
+    }
+
+    /// Applies incoming messages until `done` holds (checked after each), replying to the
+    /// server's sync step 1. With `until_step2`, stops at the first sync step 2.
+    pub async fn pump_until(&mut self, mut done: impl FnMut(&YClient) -> bool, until_step2: bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if !until_step2 && done(self) {
+                return;
+            }
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .expect("the awaited change never came")
+                .expect("socket open")
+                .expect("socket healthy");
+            let Ws::Binary(data) = msg else {
+                panic!("unexpected {msg:?}")
+            };
+            let mut dec = DecoderV1::new(Cursor::new(&data));
+            let mut step2 = false;
+            for m in MessageReader::new(&mut dec) {
+                match m.unwrap() {
+                    Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                        let u = self.doc.transact().encode_state_as_update_v1(&sv);
+                        self.send(&[Message::Sync(SyncMessage::SyncStep2(u))]).await;
+                    }
+                    Message::Sync(SyncMessage::SyncStep2(u))
+                    | Message::Sync(SyncMessage::Update(u)) => {
+                        self.doc
+                            .transact_mut()
+                            .apply_update(Update::decode_v1(&u).unwrap())
+                            .unwrap();
+                        step2 = true;
+                    }
+                    _ => {}
+                }
+            }
+            if until_step2 && step2 {
+                return;
+            }
+        }
+    }
+
+    /// Appends `text` to the file at `path` (creating it) and sends the change.
+    pub async fn type_text(&mut self, path: &str, text: &str) {
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            let t = match self.files.get(&txn, path) {
+                Some(Out::YText(t)) => t,
+                _ => self.files.insert(&mut txn, path, yrs::TextPrelim::new("")),
+            };
+            let len = t.len(&txn);
+            t.insert(&mut txn, len, text);
+            txn.encode_update_v1()
+        };
+        self.send(&[Message::Sync(SyncMessage::Update(update))])
+            .await;
+    }
+
+    pub fn file(&self, path: &str) -> Option<String> {
+        let txn = self.doc.transact();
+        match self.files.get(&txn, path) {
+            Some(Out::YText(t)) => Some(t.get_string(&txn)),
+            _ => None,
+        }
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        let txn = self.doc.transact();
+        self.files.keys(&txn).map(str::to_string).collect()
+    }
+}
