@@ -5,7 +5,7 @@ import globals from 'globals';
 import svelteConfig from './svelte.config.js';
 
 export default ts.config(
-  { ignores: ['dist/', 'node_modules/', 'src/lib/ipc/bindings.ts'] },
+  { ignores: ['dist/', 'node_modules/', 'src/lib/ipc/bindings.ts', 'src/lib/protocol/types.ts'] },
   js.configs.recommended,
   ...ts.configs.strict,
   ...svelte.configs.recommended,

@@ -350,7 +350,7 @@ async fn attach(
         out.push(b'\n');
         out
     };
-    let (link, mut events) = match app.room_agent(id).await {
+    let (link, screen, mut events) = match app.room_terminal(id).await {
         Ok(pair) => pair,
         Err(e) => {
             let mut out = serde_json::to_vec(&AdminReply::Error(e.body())).unwrap_or_default();
@@ -365,14 +365,12 @@ async fn attach(
     if write.write_all(&hello).await.is_err() {
         return;
     }
-    if let Ok(Event::Snapshot { scrollback, .. }) = link.request(Request::Snapshot).await {
-        if write
-            .write_all(&send(&AttachOutput::Output(b64.encode(&scrollback))))
-            .await
-            .is_err()
-        {
-            return;
-        }
+    if write
+        .write_all(&send(&AttachOutput::Output(b64.encode(&screen))))
+        .await
+        .is_err()
+    {
+        return;
     }
     let mut line = String::new();
     loop {

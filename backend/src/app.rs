@@ -76,6 +76,8 @@ pub(crate) struct Inner {
     addressing: Mutex<Addressing>,
     /// The shared documents and channels of rooms people are in.
     pub(crate) hubs: crate::live::Hubs,
+    /// The rooms' event log (the recording).
+    pub(crate) log: crate::eventlog::EventLog,
 }
 
 /// How the room server is reached from outside.
@@ -173,6 +175,9 @@ impl App {
         }
         let instance = crate::lifecycle::instance_id(&db).await?;
         let keys = crate::tokens::Keys::load_or_create(&options.data_dir)?;
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let log = crate::eventlog::EventLog::start(db.clone(), shutdown.clone(), &tasks);
         tracing::info!(data_dir = %options.data_dir.display(), engine = engine.endpoint(), "app started");
         Ok(App {
             inner: Arc::new(Inner {
@@ -185,12 +190,13 @@ impl App {
                 live: tokio::sync::Mutex::new(std::collections::HashMap::new()),
                 lifecycle: tokio::sync::Mutex::new(()),
                 events: tokio::sync::broadcast::channel(crate::events::APP_EVENTS).0,
-                shutdown: CancellationToken::new(),
-                tasks: TaskTracker::new(),
+                shutdown,
+                tasks,
                 room_server: Mutex::new(RoomServer::default()),
                 keys,
                 addressing: Mutex::new(Addressing::default()),
                 hubs: crate::live::Hubs::default(),
+                log,
             }),
         })
     }

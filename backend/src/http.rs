@@ -38,6 +38,7 @@ pub fn router(app: crate::App, prefix: &str) -> Router {
         .route("/r/{room}", get(room_page))
         .route("/r/assets/{*file}", get(asset))
         .route("/yjs/{room}", get(crate::live::yjs::socket))
+        .route("/room/{room}", get(crate::live::channel::socket))
         .with_state(app);
     let routes = if prefix.is_empty() {
         routes

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod eventlog;
 pub mod events;
 pub mod export;
 pub mod http;

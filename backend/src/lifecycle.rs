@@ -2,6 +2,7 @@
 //! saved files), delete. Each action is all-or-nothing: a failed create leaves no container,
 //! volume or row behind.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use insider::protocol::{Event, Request};
@@ -24,12 +25,47 @@ const MAX_SAVED_FILES: usize = 512 * 1024 * 1024;
 /// re-sync from the agent's scrollback).
 const ROOM_EVENTS: usize = 1024;
 
+/// Terminal output kept for people who join later (the tail of the screen).
+const SCREEN_BYTES: usize = 256 * 1024;
+
+/// The tail of a room's terminal output.
+#[derive(Debug, Default)]
+pub struct Screen {
+    bytes: std::collections::VecDeque<u8>,
+}
+
+impl Screen {
+    fn push(&mut self, data: &[u8]) {
+        self.bytes.extend(data);
+        if self.bytes.len() > SCREEN_BYTES {
+            let mut cut = self.bytes.len() - SCREEN_BYTES;
+            // Start at a line when one begins soon after the cut: no half escape sequence.
+            if let Some(nl) = self.bytes.range(cut..).take(4096).position(|b| *b == b'\n') {
+                cut += nl + 1;
+            }
+            self.bytes.drain(..cut);
+        }
+    }
+
+    fn reset(&mut self, data: &[u8]) {
+        self.bytes.clear();
+        self.push(data);
+    }
+
+    /// The kept output, oldest first.
+    pub fn contents(&self) -> Vec<u8> {
+        self.bytes.iter().copied().collect()
+    }
+}
+
 /// A room with a running container and a connected agent.
 pub struct LiveRoom {
     /// The connection to the agent.
     pub link: AgentLink,
     /// Everything the agent reports by itself (terminal output, file changes).
     pub events: broadcast::Sender<Event>,
+    /// The terminal's recent output; updated before each output event is sent.
+    screen: Arc<std::sync::Mutex<Screen>>,
     pump: tokio::task::JoinHandle<()>,
 }
 
@@ -37,6 +73,11 @@ impl Drop for LiveRoom {
     fn drop(&mut self) {
         self.pump.abort();
     }
+}
+
+/// Locks a std mutex; a poisoned one (a panic elsewhere) still holds usable data.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A room's own limits over the defaults. `/tmp` stays at most a quarter of the memory: its
@@ -298,22 +339,67 @@ impl App {
                 )))
             }
         }
+        // The screen so far; output already queued is part of it.
+        let screen = Arc::new(std::sync::Mutex::new(Screen::default()));
+        if let Ok(Ok(Event::Snapshot { scrollback, .. })) =
+            tokio::time::timeout(HELLO_TIMEOUT, link.request(Request::Snapshot)).await
+        {
+            while let Ok(ev) = agent_events.try_recv() {
+                if !matches!(ev, Event::PtyOutput { .. }) {
+                    tracing::trace!(room = %spec.room_id, "event before the snapshot dropped");
+                }
+            }
+            lock(&screen).reset(&scrollback);
+        }
         let (events, _) = broadcast::channel(ROOM_EVENTS);
         let pump = {
             let events = events.clone();
+            let screen = screen.clone();
+            let log = self.inner.log.clone();
+            let room = spec.room_id.clone();
             tokio::spawn(async move {
                 while let Some(ev) = agent_events.recv().await {
-                    // No subscriber is fine: the agent keeps the scrollback.
-                    let _ = events.send(ev);
+                    if let Event::PtyOutput { data } = &ev {
+                        log.append(&room, "term_out", None, data);
+                        // Screen and subscribers change together (see `room_terminal`).
+                        let mut screen = lock(&screen);
+                        screen.push(data);
+                        let _ = events.send(ev);
+                    } else {
+                        let _ = events.send(ev);
+                    }
                 }
             })
         };
-        self.inner
-            .live
-            .lock()
-            .await
-            .insert(spec.room_id.clone(), LiveRoom { link, events, pump });
+        self.inner.live.lock().await.insert(
+            spec.room_id.clone(),
+            LiveRoom {
+                link,
+                events,
+                screen,
+                pump,
+            },
+        );
         Ok(())
+    }
+
+    /// The agent link of a running room, the terminal's recent output and the events that
+    /// follow it (nothing missed, nothing twice).
+    pub async fn room_terminal(
+        &self,
+        id: &str,
+    ) -> Result<(AgentLink, Vec<u8>, broadcast::Receiver<Event>), Error> {
+        let live = self.inner.live.lock().await;
+        let room = live
+            .get(id)
+            .filter(|r| !r.link.is_closed())
+            .ok_or_else(|| Error::Invalid(format!("room {id} is not running")))?;
+        let screen = lock(&room.screen);
+        Ok((
+            room.link.clone(),
+            screen.contents(),
+            room.events.subscribe(),
+        ))
     }
 
     /// The agent link and event stream of a running room.

@@ -260,14 +260,26 @@ pub async fn expired(db: &SqlitePool, before: i64) -> Result<Vec<String>, Error>
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// Rooms that should have a container.
-pub async fn active(db: &SqlitePool) -> Result<Vec<RoomRecord>, Error> {
-    Ok(sqlx::query_as::<_, RoomRecord>(
-        "SELECT id, language, image, network != 0 AS network, status, memory_mb, cpus, pids FROM rooms
-         WHERE status IN ('creating', 'starting', 'ready', 'stopping')",
-    )
-    .fetch_all(db)
-    .await?)
+/// Whether the candidate may type in the room's terminal.
+pub async fn candidate_terminal(db: &SqlitePool, id: &str) -> Result<bool, Error> {
+    let row: Option<(bool,)> =
+        sqlx::query_as("SELECT candidate_terminal != 0 FROM rooms WHERE id = ?")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    row.map(|(b,)| b)
+        .ok_or_else(|| Error::RoomNotFound(id.to_string()))
+}
+
+/// Lets the candidate type in the room's terminal, or not.
+pub async fn set_candidate_terminal(db: &SqlitePool, id: &str, allowed: bool) -> Result<(), Error> {
+    sqlx::query("UPDATE rooms SET candidate_terminal = ?, updated_at = ? WHERE id = ?")
+        .bind(allowed)
+        .bind(crate::db::now_ms())
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Rooms that should have a container: the active ones and those in error (whose container

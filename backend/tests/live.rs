@@ -22,47 +22,9 @@ run = "sh main.sh"
 starter = [{ path = "main.sh", content = "echo hi\n" }]
 "#;
 
-/// An app serving on a free loopback port, with one ready room.
-struct Served {
-    app: common::TestApp,
-    addr: std::net::SocketAddr,
-    room: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn served(prefix: &str) -> Served {
-    let dir = tempfile::tempdir().unwrap();
-    let app = common::app_with_catalog(&dir, CATALOG).await;
-    app.set_addressing(None, Some(prefix)).unwrap();
-    let addr = app.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let room = app
-        .create_room(common::new_room("Live", "bash"))
-        .await
-        .unwrap()
-        .id;
-    Served {
-        app,
-        addr,
-        room,
-        _dir: dir,
-    }
-}
-
-impl Served {
-    async fn token(&self, role: Role) -> String {
-        let link = self.app.issue_link(&self.room, role, 3600).await.unwrap();
-        link.url.split_once('#').unwrap().1.to_string()
-    }
-
-    fn yjs_url(&self, room: &str, token: &str) -> String {
-        let prefix = self.app.addressing().path_prefix;
-        format!("ws://{}{prefix}/yjs/{room}?token={token}", self.addr)
-    }
-}
-
 #[tokio::test]
 async fn each_bad_link_is_closed_with_its_code_before_any_room_data() {
-    let s = served("").await;
+    let s = common::served(CATALOG, "").await;
     let good = s.token(Role::Candidate).await;
     // A valid link opens the document: the first message is the server's sync step 1.
     let mut ws = open(&s.yjs_url(&s.room, &good), None).await.unwrap();
@@ -162,7 +124,7 @@ async fn each_bad_link_is_closed_with_its_code_before_any_room_data() {
 
 #[tokio::test]
 async fn foreign_origins_are_refused_and_our_own_accepted() {
-    let s = served("").await;
+    let s = common::served(CATALOG, "").await;
     let token = s.token(Role::Candidate).await;
     let url = s.yjs_url(&s.room, &token);
     let err = open(&url, Some("https://evil.example")).await.unwrap_err();
@@ -183,7 +145,7 @@ async fn foreign_origins_are_refused_and_our_own_accepted() {
 
 #[tokio::test]
 async fn two_people_edit_one_file_and_converge_under_a_path_prefix() {
-    let s = served("/interviews").await;
+    let s = common::served(CATALOG, "/interviews").await;
     let a_url = s.yjs_url(&s.room, &s.token(Role::Interviewer).await);
     let b_url = s.yjs_url(&s.room, &s.token(Role::Candidate).await);
     let mut a = YClient::join(&a_url).await;
@@ -265,7 +227,7 @@ async fn two_people_edit_one_file_and_converge_under_a_path_prefix() {
 
 #[tokio::test]
 async fn bad_and_oversized_messages_close_only_the_sender() {
-    let s = served("").await;
+    let s = common::served(CATALOG, "").await;
     let url = s.yjs_url(&s.room, &s.token(Role::Candidate).await);
     let mut good = YClient::join(&url).await;
     let mut peer = YClient::join(&url).await;
@@ -323,7 +285,7 @@ async fn stock_client(args: &[&str]) -> (bool, String, String) {
 
 #[tokio::test]
 async fn a_stock_y_websocket_client_joins_and_syncs() {
-    let s = served("/p").await;
+    let s = common::served(CATALOG, "/p").await;
     let base = format!("ws://{}/p/yjs", s.addr);
     let token = s.token(Role::Candidate).await;
     let mut ours = YClient::join(&s.yjs_url(&s.room, &s.token(Role::Interviewer).await)).await;

@@ -3,7 +3,9 @@
 //! Connections are registered with their link and role, so revoking a link or stopping the
 //! room closes exactly the sockets it should.
 
+pub mod channel;
 pub mod docs;
+pub mod protocol;
 pub mod yjs;
 
 use std::collections::HashMap;
@@ -37,6 +39,23 @@ struct Conn {
     why: Arc<std::sync::Mutex<Option<Refusal>>>,
 }
 
+/// What changed in a room, for its channel connections (each renders it for its role).
+#[derive(Debug, Clone)]
+pub enum HubEvent {
+    /// Someone joined, left, or changed focus or visibility.
+    Participants,
+    /// The room's rules changed.
+    Policy,
+    /// The candidate did something interviewers are told about.
+    Activity(Box<protocol::ServerMessage>),
+}
+
+/// Columns and rows.
+pub type Size = (u16, u16);
+
+/// Terminal sizes by connection, and the size last given to the shell.
+pub type TermSizes = (HashMap<u64, Size>, Option<Size>);
+
 /// One room's live state.
 pub struct Hub {
     /// The room's id.
@@ -45,6 +64,14 @@ pub struct Hub {
     pub doc: docs::RoomDoc,
     conns: std::sync::Mutex<HashMap<u64, Conn>>,
     next_conn: AtomicU64,
+    /// The people on the room channel, by connection.
+    pub people: std::sync::Mutex<std::collections::BTreeMap<u64, protocol::Participant>>,
+    /// Terminal sizes reported by those whose size counts, and the size last applied.
+    pub sizes: std::sync::Mutex<TermSizes>,
+    /// Whether the candidate may type in the terminal.
+    pub candidate_terminal: std::sync::atomic::AtomicBool,
+    /// Changes for the channel connections.
+    pub events: tokio::sync::broadcast::Sender<HubEvent>,
 }
 
 /// A connection's registration; dropping it unregisters.
@@ -130,11 +157,16 @@ impl Hubs {
             return Ok(h.clone());
         }
         let doc = docs::RoomDoc::load(db.clone(), room).await?;
+        let candidate_terminal = crate::rooms::candidate_terminal(db, room).await?;
         let hub = Arc::new(Hub {
             room: room.to_string(),
             doc,
             conns: Default::default(),
             next_conn: AtomicU64::new(1),
+            people: Default::default(),
+            sizes: Default::default(),
+            candidate_terminal: candidate_terminal.into(),
+            events: tokio::sync::broadcast::channel(256).0,
         });
         rooms.insert(room.to_string(), hub.clone());
         Ok(hub)

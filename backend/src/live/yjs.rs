@@ -36,6 +36,8 @@ pub mod close {
 pub struct TokenQuery {
     /// The room token from the link's fragment.
     pub token: Option<String>,
+    /// `1`: an interviewer's presence hidden from the candidate (document socket).
+    pub stealth: Option<String>,
 }
 
 /// Upgrades to the document socket of `room`.
@@ -55,7 +57,10 @@ pub async fn socket(
     }
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(app, room, q.token.unwrap_or_default(), socket))
+        .on_upgrade(move |socket| {
+            let stealth = q.stealth.as_deref() == Some("1");
+            serve(app, room, q.token.unwrap_or_default(), stealth, socket)
+        })
 }
 
 /// Sends a close frame and lets the socket go.
@@ -68,7 +73,7 @@ pub async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) {
         .await;
 }
 
-async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
+async fn serve(app: App, room: String, token: String, stealth: bool, mut socket: WebSocket) {
     let admitted = match app.admit(&room, &token).await {
         Ok(a) => a,
         Err(refusal) => {
@@ -93,7 +98,7 @@ async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
     let peer = Peer {
         conn: reg.id,
         role: admitted.role,
-        hidden: admitted.role == Role::Observer,
+        hidden: admitted.role == Role::Observer || (admitted.role == Role::Interviewer && stealth),
     };
     let mut changes = hub.doc.subscribe();
     let greeting = hub.doc.greeting(peer).await;

@@ -148,3 +148,42 @@ pub async fn run_and_see(app: &App, room: &str, line: &str, needle: &str) -> Str
     }
     seen
 }
+
+/// An app serving on a free loopback port, with one ready room.
+pub struct Served {
+    pub app: TestApp,
+    pub addr: std::net::SocketAddr,
+    pub room: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn served(catalog: &str, prefix: &str) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_catalog(&dir, catalog).await;
+    app.set_addressing(None, Some(prefix)).unwrap();
+    let addr = app.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let room = app.create_room(new_room("Live", "bash")).await.unwrap().id;
+    Served {
+        app,
+        addr,
+        room,
+        _dir: dir,
+    }
+}
+
+impl Served {
+    pub async fn token(&self, role: backend::tokens::Role) -> String {
+        let link = self.app.issue_link(&self.room, role, 3600).await.unwrap();
+        link.url.split_once('#').unwrap().1.to_string()
+    }
+
+    pub fn yjs_url(&self, room: &str, token: &str) -> String {
+        let prefix = self.app.addressing().path_prefix;
+        format!("ws://{}{prefix}/yjs/{room}?token={token}", self.addr)
+    }
+
+    pub fn room_url(&self, room: &str, token: &str) -> String {
+        let prefix = self.app.addressing().path_prefix;
+        format!("ws://{}{prefix}/room/{room}?token={token}", self.addr)
+    }
+}

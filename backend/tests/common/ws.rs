@@ -141,3 +141,100 @@ impl YClient {
         self.files.keys(&txn).map(str::to_string).collect()
     }
 }
+
+/// A room-channel client.
+pub struct Chan {
+    pub ws: Socket,
+    /// Terminal output seen so far (screen and output frames, in order).
+    pub terminal: String,
+    /// JSON messages received and not yet taken.
+    pub inbox: std::collections::VecDeque<backend::live::protocol::ServerMessage>,
+}
+
+impl Chan {
+    /// Opens the channel and says hello; returns the client and the welcome.
+    pub async fn join(
+        url: &str,
+        name: &str,
+        stealth: bool,
+    ) -> (Chan, backend::live::protocol::ServerMessage) {
+        let ws = open(url, None).await.unwrap();
+        let mut c = Chan {
+            ws,
+            terminal: String::new(),
+            inbox: Default::default(),
+        };
+        c.send(&backend::live::protocol::ClientMessage::Hello {
+            name: name.into(),
+            stealth,
+        })
+        .await;
+        let welcome = c
+            .next_where(|m| matches!(m, backend::live::protocol::ServerMessage::Welcome { .. }))
+            .await;
+        (c, welcome)
+    }
+
+    pub async fn send(&mut self, m: &backend::live::protocol::ClientMessage) {
+        let text = serde_json::to_string(m).unwrap();
+        self.ws.send(Ws::Text(text.into())).await.unwrap();
+    }
+
+    /// Reads one frame (waiting generously); false when the socket ended.
+    async fn read_one(&mut self, deadline: tokio::time::Instant) -> bool {
+        let msg = match tokio::time::timeout_at(deadline, self.ws.next()).await {
+            Ok(Some(Ok(m))) => m,
+            Ok(_) => return false,
+            Err(_) => panic!(
+                "nothing came; terminal so far: {:?}; inbox: {:?}",
+                self.terminal, self.inbox
+            ),
+        };
+        match msg {
+            Ws::Text(t) => self.inbox.push_back(serde_json::from_str(&t).unwrap()),
+            Ws::Binary(b) => {
+                if b.first() == Some(&2) {
+                    self.terminal.clear();
+                }
+                self.terminal.push_str(&String::from_utf8_lossy(&b[1..]));
+            }
+            Ws::Close(f) => panic!("closed: {f:?}"),
+            _ => {}
+        }
+        true
+    }
+
+    /// The first message (old or new) that `pick` accepts; others stay in the inbox.
+    pub async fn next_where(
+        &mut self,
+        pick: impl Fn(&backend::live::protocol::ServerMessage) -> bool,
+    ) -> backend::live::protocol::ServerMessage {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(i) = self.inbox.iter().position(&pick) {
+                return self.inbox.remove(i).unwrap();
+            }
+            assert!(self.read_one(deadline).await, "socket ended");
+        }
+    }
+
+    /// Waits until the terminal shows `needle`.
+    pub async fn see(&mut self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !self.terminal.contains(needle) {
+            assert!(self.read_one(deadline).await, "socket ended");
+        }
+    }
+
+    /// Reads whatever arrives within `wait`, without expecting anything.
+    pub async fn drain(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            match m {
+                Ws::Text(t) => self.inbox.push_back(serde_json::from_str(&t).unwrap()),
+                Ws::Binary(b) => self.terminal.push_str(&String::from_utf8_lossy(&b[1..])),
+                _ => {}
+            }
+        }
+    }
+}
