@@ -380,6 +380,8 @@ impl App {
                 pump,
             },
         );
+        // The room's files and its document are kept in step from now on.
+        crate::live::sync::start(self, &spec.room_id);
         Ok(())
     }
 
@@ -425,7 +427,9 @@ impl App {
         let rt = self.runtime().await?;
         let _guard = self.inner.lifecycle.lock().await;
         self.set_status(id, status::STOPPING, None).await?;
-        // People in the room are told it stopped; the document stays stored.
+        // The last edits reach the files before they are saved; then people in the room are
+        // told it stopped (the document stays stored).
+        self.inner.hubs.flush(id).await;
         self.inner.hubs.close_room(id).await;
         let spec = self.spec(id, &rec.image, rec.network, &[]);
         self.inner.live.lock().await.remove(id);

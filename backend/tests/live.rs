@@ -102,6 +102,9 @@ async fn each_bad_link_is_closed_with_its_code_before_any_room_data() {
     assert_eq!(closed_with(&mut open_ws).await.0, 4410);
     assert_eq!(refused(token, s.room.clone()).await.0, 4410);
     // Other links keep working: a new link does not revoke older ones either.
+    untouched
+        .pump_until(|c| c.file("main.sh").is_some(), false)
+        .await;
     untouched.type_text("main.sh", "# still here\n").await;
     let mut again = YClient::join(&s.yjs_url(&s.room, &kept)).await;
     again
@@ -250,6 +253,9 @@ async fn bad_and_oversized_messages_close_only_the_sender() {
     assert_ne!(code, 0, "closed for its size");
     assert_ne!(code, u16::from(CloseCode::Normal));
 
+    // The starter file is there (the room put it in the document): type into it.
+    good.pump_until(|c| c.file("main.sh").is_some(), false)
+        .await;
     good.type_text("main.sh", "# after the noise\n").await;
     peer.pump_until(
         |c| c.file("main.sh").is_some_and(|t| t.contains("noise")),

@@ -202,7 +202,7 @@ impl RoomDoc {
         if is_empty_update(&encoded) {
             return Ok(());
         }
-        self.store(st, &encoded, peer.role).await?;
+        self.store(st, &encoded, peer.role.as_str()).await?;
         let mut enc = EncoderV1::new();
         Message::Sync(SyncMessage::Update(encoded)).encode(&mut enc);
         let _ = self.tx.send(Outgoing {
@@ -215,7 +215,7 @@ impl RoomDoc {
     }
 
     /// Commits an update (and its event) to the database, compacting now and then.
-    async fn store(&self, st: &mut State, update: &[u8], role: Role) -> Result<(), Error> {
+    async fn store(&self, st: &mut State, update: &[u8], actor: &str) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
         sqlx::query("INSERT INTO doc_updates (room_id, data) VALUES (?, ?)")
             .bind(&self.room)
@@ -227,7 +227,7 @@ impl RoomDoc {
         )
         .bind(&self.room)
         .bind(now_ms())
-        .bind(role.as_str())
+        .bind(actor)
         .bind(update)
         .execute(&mut *tx)
         .await?;
@@ -310,6 +310,32 @@ impl RoomDoc {
                 bytes: enc.to_vec().into(),
             });
         }
+    }
+
+    /// Changes the document on the server's behalf (files changed in the room): `edit` runs
+    /// in one transaction on the `files` map; the change is stored and sent to everyone.
+    pub async fn edit<R>(
+        &self,
+        edit: impl FnOnce(&mut yrs::TransactionMut, &MapRef) -> R,
+    ) -> Result<R, Error> {
+        let mut st = self.state.lock().await;
+        let (result, encoded) = {
+            let files = st.files.clone();
+            let mut txn = st.awareness.doc().transact_mut();
+            let result = edit(&mut txn, &files);
+            (result, txn.encode_update_v1())
+        };
+        if !is_empty_update(&encoded) {
+            self.store(&mut st, &encoded, "room").await?;
+            let mut enc = EncoderV1::new();
+            Message::Sync(SyncMessage::Update(encoded)).encode(&mut enc);
+            let _ = self.tx.send(Outgoing {
+                from: 0,
+                hidden: false,
+                bytes: enc.to_vec().into(),
+            });
+        }
+        Ok(result)
     }
 
     /// The text of every file in the document, by path.

@@ -6,6 +6,7 @@
 pub mod channel;
 pub mod docs;
 pub mod protocol;
+pub mod sync;
 pub mod yjs;
 
 use std::collections::HashMap;
@@ -72,6 +73,26 @@ pub struct Hub {
     pub candidate_terminal: std::sync::atomic::AtomicBool,
     /// Changes for the channel connections.
     pub events: tokio::sync::broadcast::Sender<HubEvent>,
+    /// Cancelled when the room stops or is deleted: the hub's tasks end.
+    pub closed: CancellationToken,
+    /// Whether the task that keeps document and files in step runs.
+    pub syncing: std::sync::atomic::AtomicBool,
+    /// Asks that task to write pending document edits to the files now.
+    pub flush:
+        std::sync::Mutex<Option<tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>>>,
+}
+
+impl Hub {
+    /// Writes pending document edits to the files (before the room stops), waiting a few
+    /// seconds at most.
+    pub async fn flush(&self) {
+        let tx = self.flush.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(tx) = tx else { return };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if tx.send(done).await.is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), wait).await;
+        }
+    }
 }
 
 /// A connection's registration; dropping it unregisters.
@@ -167,6 +188,9 @@ impl Hubs {
             sizes: Default::default(),
             candidate_terminal: candidate_terminal.into(),
             events: tokio::sync::broadcast::channel(256).0,
+            closed: CancellationToken::new(),
+            syncing: false.into(),
+            flush: Default::default(),
         });
         rooms.insert(room.to_string(), hub.clone());
         Ok(hub)
@@ -184,10 +208,19 @@ impl Hubs {
         });
     }
 
+    /// Writes `room`'s pending document edits to its files, if it has a hub.
+    pub async fn flush(&self, room: &str) {
+        let hub = self.rooms.lock().await.get(room).cloned();
+        if let Some(hub) = hub {
+            hub.flush().await;
+        }
+    }
+
     /// Closes every socket of `room` (it stopped or was deleted) and forgets its hub; the
     /// document stays in the database.
     pub async fn close_room(&self, room: &str) {
         if let Some(hub) = self.rooms.lock().await.remove(room) {
+            hub.closed.cancel();
             hub.close_where(Refusal::RoomClosed, |_| true);
         }
     }

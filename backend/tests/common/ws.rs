@@ -128,6 +128,31 @@ impl YClient {
             .await;
     }
 
+    /// Inserts `text` at byte `index` of the (existing) file at `path` and sends the change.
+    pub async fn type_text_at(&mut self, path: &str, index: u32, text: &str) {
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            let Some(Out::YText(t)) = self.files.get(&txn, path) else {
+                panic!("no file {path}")
+            };
+            t.insert(&mut txn, index, text);
+            txn.encode_update_v1()
+        };
+        self.send(&[Message::Sync(SyncMessage::Update(update))])
+            .await;
+    }
+
+    /// Removes the file at `path` from the document and sends the change.
+    pub async fn delete_file(&mut self, path: &str) {
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            self.files.remove(&mut txn, path);
+            txn.encode_update_v1()
+        };
+        self.send(&[Message::Sync(SyncMessage::Update(update))])
+            .await;
+    }
+
     pub fn file(&self, path: &str) -> Option<String> {
         let txn = self.doc.transact();
         match self.files.get(&txn, path) {
