@@ -1,6 +1,6 @@
 // Shared pieces of the end-to-end tests: starting the headless server and saving artifacts.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,13 +10,49 @@ export const artifactsDir = () => {
   return dir;
 };
 
-/** Starts `interview-platform-server serve` on a free loopback port; resolves with its URL. */
-export async function startServer() {
+function serverBin() {
   const bin = process.env.INTERVIEW_PLATFORM_SERVER;
   if (!bin)
     throw new Error('set INTERVIEW_PLATFORM_SERVER to the interview-platform-server binary');
-  const dataDir = mkdtempSync(join(tmpdir(), 'ip-e2e-'));
-  const child = spawn(bin, ['--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
+  return bin;
+}
+
+/** A catalog whose `bash` rooms run the offline busybox test image. */
+export function testCatalog() {
+  const file = join(mkdtempSync(join(tmpdir(), 'ip-e2e-catalog-')), 'catalog.toml');
+  writeFileSync(
+    file,
+    [
+      '[languages.bash]',
+      'image = "interview-platform-test/busybox:latest"',
+      'run = "sh main.sh"',
+      'starter = [{ path = "main.sh", content = "echo hello from main\\n" }]',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** Runs the CLI against the instance on `dataDir`; returns its one JSON value. */
+export function cli(dataDir, args) {
+  const out = execFileSync(serverBin(), ['--data-dir', dataDir, ...args, '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return JSON.parse(out);
+}
+
+/**
+ * Starts `interview-platform-server serve` (on a free loopback port unless `listen` says
+ * otherwise); resolves with its URL, its data dir and a `stop`.
+ */
+export async function startServer({
+  dataDir = mkdtempSync(join(tmpdir(), 'ip-e2e-')),
+  listen = '127.0.0.1:0',
+  args = [],
+} = {}) {
+  const bin = serverBin();
+  const child = spawn(bin, ['--data-dir', dataDir, 'serve', '--listen', listen, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -39,6 +75,7 @@ export async function startServer() {
   });
   return {
     url,
+    dataDir,
     stop: () =>
       new Promise((resolve) => {
         child.removeAllListeners('exit');

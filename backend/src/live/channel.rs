@@ -172,7 +172,12 @@ async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
     )
     .await;
     ok = ok && send(&mut tx, Out::json(conn.participants())).await;
+    // The terminal, when the room's shell is there (else the loop keeps trying).
     let mut term: Option<Term> = None;
+    if let Ok((link, screen, events)) = app.room_terminal(&room).await {
+        term = Some(Term { link, events });
+        ok = ok && send(&mut tx, Out::Binary(frame(TERM_SCREEN, &screen))).await;
+    }
     let mut retry = tokio::time::interval(Duration::from_millis(500));
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let stop = app.inner.shutdown.clone();
