@@ -36,7 +36,8 @@ fi
 packages=(build-essential pkg-config file libssl-dev libwebkit2gtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev docker.io)
 if [ "$purpose" = test ]; then
-  packages+=(chromium xvfb xauth imagemagick webkit2gtk-driver busybox-static)
+  # nginx: the reverse-proxy test runs its own instance (the system service is not started).
+  packages+=(chromium xvfb xauth imagemagick webkit2gtk-driver busybox-static nginx-light)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -50,7 +51,18 @@ missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
   as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Packages install without starting their services (nginx would take port 80).
+  no_start=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d
+    no_start=1
+  fi
+  installed=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+    installed=$?
+  if [ "$no_start" = 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  [ "$installed" = 0 ] || die "installing ${missing[*]} failed"
 fi
 
 # --- Docker engine -------------------------------------------------------------------------

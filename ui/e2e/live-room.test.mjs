@@ -206,9 +206,7 @@ test('each bad link shows its own page', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     await page.goto(url);
-    await page.getByTestId('join').waitFor();
-    await page.getByTestId('name').fill('Bob');
-    await page.getByTestId('name').press('Enter');
+    // Said before anyone types a name.
     await page.getByTestId('closed').waitFor({ timeout: 30_000 });
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), title);
     await shot(page, `room-closed-${title.replace(/\W+/g, '-').toLowerCase()}`);
@@ -240,8 +238,15 @@ test('each bad link shows its own page', async () => {
   ]);
   await new Promise((r) => setTimeout(r, 1500));
   await expectPage(short.url, 'This link has expired');
-  // A stopped room.
+  // A room that stops while someone is in it says so, and so does its link afterwards.
+  const inside = await joinAs(other.links.candidate, 'Bob');
   cli(server.dataDir, ['rooms', 'stop', other.id]);
+  await inside.page.getByTestId('closed').waitFor({ timeout: 30_000 });
+  assert.equal(
+    await inside.page.getByRole('heading', { level: 1 }).textContent(),
+    'This interview room is closed',
+  );
+  await inside.context.close();
   await expectPage(other.links.candidate, 'This interview room is closed');
   cli(server.dataDir, ['rooms', 'delete', other.id]);
 });

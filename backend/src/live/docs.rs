@@ -405,6 +405,59 @@ mod tests {
         assert!(!valid_path(&"a".repeat(1025)));
     }
 
+    #[tokio::test]
+    async fn stored_updates_are_compacted_and_load_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::open(&dir.path().join("db.sqlite3")).await.unwrap();
+        sqlx::query(
+            "INSERT INTO rooms (id, name, language, status, created_at, updated_at)
+             VALUES ('r1', 'R', 'bash', 'ready', 0, 0)",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        let doc = RoomDoc::load(db.clone(), "r1").await.unwrap();
+        let peer = Peer {
+            conn: 1,
+            role: Role::Candidate,
+            hidden: false,
+        };
+        // A client types 2.5 times the compaction threshold, one character per update.
+        let client = Doc::new();
+        let files = client.get_or_insert_map(FILES);
+        let n = COMPACT_AFTER * 5 / 2;
+        for i in 0..n {
+            let update = {
+                let mut txn = client.transact_mut();
+                let text = match files.get(&txn, "a.txt") {
+                    Some(Out::YText(t)) => t,
+                    _ => files.insert(&mut txn, "a.txt", yrs::TextPrelim::new("")),
+                };
+                let len = yrs::Text::len(&text, &txn);
+                yrs::Text::insert(&text, &mut txn, len, if i % 10 == 9 { "\n" } else { "x" });
+                txn.encode_update_v1()
+            };
+            let mut enc = EncoderV1::new();
+            Message::Sync(SyncMessage::Update(update)).encode(&mut enc);
+            doc.handle(peer, &enc.to_vec()).await.unwrap();
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM doc_updates WHERE room_id = 'r1'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert!(rows < COMPACT_AFTER as i64, "{rows} rows after {n} updates");
+        let events: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM room_events WHERE room_id = 'r1' AND kind = 'doc'")
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        assert_eq!(events, n as i64, "the recording keeps every update");
+        let want = doc.files().await;
+        let reloaded = RoomDoc::load(db.clone(), "r1").await.unwrap();
+        assert_eq!(reloaded.files().await, want);
+        assert_eq!(want["a.txt"].len(), n);
+    }
+
     #[test]
     fn the_empty_update_is_recognised() {
         let doc = Doc::new();

@@ -46,3 +46,29 @@ export function backoff(n: number, random: () => number = Math.random): number {
   const base = Math.min(10_000, 500 * 2 ** Math.min(n, 5));
   return Math.round(base * (0.8 + 0.4 * random()));
 }
+
+/**
+ * Checks a link before anyone types a name: the document socket answers a valid link at
+ * once and closes a refused one with its code. Resolves with the refusal, or null.
+ */
+export function probeLink(url: string, timeoutMs = 15_000): Promise<Closure | null> {
+  return new Promise((resolve) => {
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      resolve(null);
+      return;
+    }
+    const done = (result: Closure | null) => {
+      clearTimeout(timer);
+      ws.onmessage = null;
+      ws.onclose = null;
+      if (ws.readyState <= WebSocket.OPEN) ws.close(1000);
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    ws.onmessage = () => done(null);
+    ws.onclose = (event) => done(describeClose(event.code));
+  });
+}

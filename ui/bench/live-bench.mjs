@@ -1,0 +1,213 @@
+// The live room's benchmark: figures, side by side with a baseline measured in the same run.
+//   - an edit in one client visible in another (p50 / p99), against y-websocket's reference
+//     server (@y/websocket-server);
+//   - terminal keystroke echo (p50 / p99) and bulk output (MB/s) to a WebSocket client,
+//     against terminado (Jupyter's terminal server) running `sh` on this machine.
+// Needs INTERVIEW_PLATFORM_SERVER (the server binary), the offline busybox image, and
+// TERMINADO_PYTHON (a python with terminado). scripts/bench-live.sh provides all three.
+import { spawn } from 'node:child_process';
+import { WebSocket } from 'ws';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { cli, startServer, testCatalog } from '../e2e/helpers.mjs';
+
+const EDITS = Number(process.env.EDITS ?? 300);
+const ECHOES = Number(process.env.ECHOES ?? 300);
+const BULK_BYTES = Number(process.env.BULK_BYTES ?? 20_000_000);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const ms = (x) => `${x.toFixed(2)} ms`;
+
+function freePort() {
+  return new Promise((resolve) => {
+    import('node:net').then(({ createServer }) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address();
+        srv.close(() => resolve(port));
+      });
+    });
+  });
+}
+
+async function waitFor(check, what, timeout = 30_000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    if (check()) return;
+    await sleep(5);
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+/** Edit propagation between two y-websocket clients on `base` (ws URL) and `room`. */
+async function editLatency(base, room, params) {
+  const mk = () => {
+    const doc = new Y.Doc();
+    const provider = new WebsocketProvider(base, room, doc, {
+      WebSocketPolyfill: WebSocket,
+      params,
+      disableBc: true,
+    });
+    return { doc, provider, text: doc.getMap('files') };
+  };
+  const a = mk();
+  const b = mk();
+  await waitFor(() => a.provider.synced && b.provider.synced, 'sync');
+  const path = `bench-${Date.now()}.txt`;
+  a.doc.transact(() => a.text.set(path, new Y.Text()));
+  await waitFor(() => b.text.get(path) instanceof Y.Text, 'file');
+  const ta = a.text.get(path);
+  const tb = b.text.get(path);
+  const samples = [];
+  for (let i = 0; i < EDITS; i++) {
+    const before = tb.length;
+    const t0 = performance.now();
+    ta.insert(ta.length, 'x');
+    await new Promise((resolve) => {
+      const seen = () => {
+        if (tb.length > before) {
+          tb.unobserve(seen);
+          resolve();
+        }
+      };
+      tb.observe(seen);
+    });
+    samples.push(performance.now() - t0);
+    await sleep(2);
+  }
+  a.provider.destroy();
+  b.provider.destroy();
+  return samples;
+}
+
+/** A terminal over a WebSocket: `send(text)` types, `output` accumulates what comes back. */
+async function ourTerminal(url) {
+  const ws = new WebSocket(url);
+  ws.binaryType = 'nodebuffer';
+  const t = { ws, bytes: 0, tail: '' };
+  ws.on('message', (data, binary) => {
+    if (!binary) return;
+    t.bytes += data.length - 1;
+    t.tail = (t.tail + data.subarray(1).toString('latin1')).slice(-4096);
+  });
+  await new Promise((r) => ws.on('open', r));
+  ws.send(JSON.stringify({ type: 'hello', name: 'bench' }));
+  ws.send(JSON.stringify({ type: 'term_resize', cols: 200, rows: 50 }));
+  t.send = (data) => ws.send(JSON.stringify({ type: 'term_input', data }));
+  return t;
+}
+
+async function terminadoTerminal(url) {
+  const ws = new WebSocket(url);
+  const t = { ws, bytes: 0, tail: '' };
+  ws.on('message', (data) => {
+    const [kind, text] = JSON.parse(data.toString());
+    if (kind !== 'stdout') return;
+    t.bytes += Buffer.byteLength(text, 'latin1');
+    t.tail = (t.tail + text).slice(-4096);
+  });
+  await new Promise((r) => ws.on('open', r));
+  ws.send(JSON.stringify(['set_size', 50, 200]));
+  t.send = (data) => ws.send(JSON.stringify(['stdin', data]));
+  return t;
+}
+
+/** Keystroke echo at the shell prompt, then bulk output. */
+async function terminalFigures(t) {
+  await sleep(500);
+  t.send('stty -echoctl 2>/dev/null; echo READY-$((20+1))\r');
+  await waitFor(() => t.tail.includes('READY-21'), 'shell ready');
+  const echoes = [];
+  for (let i = 0; i < ECHOES; i++) {
+    if (i % 40 === 0) {
+      t.send('\x15');
+      await sleep(20);
+    }
+    const ch = String.fromCharCode(97 + (i % 26));
+    const before = t.bytes;
+    t.tail = '';
+    const t0 = performance.now();
+    t.send(ch);
+    await waitFor(() => t.bytes > before && t.tail.includes(ch), 'echo');
+    echoes.push(performance.now() - t0);
+  }
+  t.send('\x15');
+  await sleep(100);
+  t.tail = '';
+  const start = t.bytes;
+  const t0 = performance.now();
+  t.send(`head -c ${BULK_BYTES} /dev/zero | tr '\\0' 'x'; echo; echo DONE-$((3*3))\r`);
+  await waitFor(() => t.tail.includes('DONE-9'), 'bulk output', 300_000);
+  const secs = (performance.now() - t0) / 1000;
+  const mbps = (t.bytes - start) / 1e6 / secs;
+  t.ws.close();
+  return { echoes, mbps };
+}
+
+async function main() {
+  const server = await startServer({ args: ['--catalog', testCatalog()] });
+  const room = cli(server.dataDir, ['rooms', 'create', '--name', 'Bench', '--language', 'bash']);
+  const token = room.links.interviewer.split('#')[1];
+  const wsBase = server.url.replace('http://', 'ws://');
+
+  // The reference y-websocket server.
+  const yPort = await freePort();
+  const yServer = spawn(
+    process.execPath,
+    [new URL('../node_modules/@y/websocket-server/src/server.js', import.meta.url).pathname],
+    { env: { ...process.env, PORT: String(yPort), HOST: '127.0.0.1' }, stdio: 'ignore' },
+  );
+  await sleep(800);
+
+  // terminado.
+  const tPort = await freePort();
+  const python = process.env.TERMINADO_PYTHON ?? 'python3';
+  const terminado = spawn(
+    python,
+    [new URL('./terminado_server.py', import.meta.url).pathname, String(tPort)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise((r) => terminado.stdout.once('data', r));
+
+  try {
+    const oursEdit = await editLatency(`${wsBase}/yjs`, room.id, { token });
+    const refEdit = await editLatency(`ws://127.0.0.1:${yPort}`, 'bench', {});
+    const ours = await terminalFigures(
+      await ourTerminal(`${wsBase}/room/${room.id}?token=${token}`),
+    );
+    const base = await terminalFigures(
+      await terminadoTerminal(`ws://127.0.0.1:${tPort}/websocket`),
+    );
+
+    const rows = [
+      ['figure', 'room', 'baseline (same run)'],
+      [
+        `edit seen by another client p50 / p99 (${EDITS})`,
+        `${ms(pct(oursEdit, 50))} / ${ms(pct(oursEdit, 99))}`,
+        `y-websocket server ${ms(pct(refEdit, 50))} / ${ms(pct(refEdit, 99))} (p99 ratio ${(pct(oursEdit, 99) / pct(refEdit, 99)).toFixed(2)}x)`,
+      ],
+      [
+        `keystroke echo p50 / p99 (${ECHOES})`,
+        `${ms(pct(ours.echoes, 50))} / ${ms(pct(ours.echoes, 99))}`,
+        `terminado ${ms(pct(base.echoes, 50))} / ${ms(pct(base.echoes, 99))}`,
+      ],
+      [
+        `terminal bulk output (${BULK_BYTES / 1e6} MB)`,
+        `${ours.mbps.toFixed(1)} MB/s`,
+        `terminado ${base.mbps.toFixed(1)} MB/s`,
+      ],
+    ];
+    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  } finally {
+    yServer.kill();
+    terminado.kill();
+    cli(server.dataDir, ['rooms', 'delete', room.id]);
+    await server.stop();
+  }
+}
+
+await main();
