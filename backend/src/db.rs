@@ -23,7 +23,9 @@ pub async fn open(file: &Path) -> Result<SqlitePool, Error> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
-        .max_connections(4)
+        // One connection: SQLite has one writer, and waiting in the pool is a wakeup where
+        // waiting in SQLite's busy handler is a sleep of milliseconds.
+        .max_connections(1)
         .connect_with(options)
         .await?;
     MIGRATOR.run(&pool).await?;

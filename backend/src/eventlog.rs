@@ -22,7 +22,7 @@ const QUEUE: usize = 16 * 1024;
 const BATCH_EVERY: Duration = Duration::from_millis(50);
 
 /// Most entries in one transaction.
-const BATCH_MAX: usize = 2048;
+const BATCH_MAX: usize = 256;
 
 struct Entry {
     room: String,

@@ -14,6 +14,8 @@ import { cli, startServer, testCatalog } from '../e2e/helpers.mjs';
 const EDITS = Number(process.env.EDITS ?? 300);
 const ECHOES = Number(process.env.ECHOES ?? 300);
 const BULK_BYTES = Number(process.env.BULK_BYTES ?? 20_000_000);
+// `edit` or `terminal`: measure one part only.
+const ONLY = process.env.ONLY ?? '';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, p) => {
@@ -84,43 +86,71 @@ async function editLatency(base, room, params) {
   return samples;
 }
 
-/** A terminal over a WebSocket: `send(text)` types, `output` accumulates what comes back. */
+/**
+ * A terminal over a WebSocket: `send(text)` types; `until(pred)` resolves as soon as the
+ * output received so far satisfies `pred` (checked on every message, no polling).
+ */
+function terminal(ws, decode, send) {
+  const t = { ws, bytes: 0, tail: '', waiter: null, send };
+  t.received = (text) => {
+    t.bytes += text.length;
+    t.tail = (t.tail + text).slice(-4096);
+    if (t.waiter && t.waiter.pred(t)) {
+      const w = t.waiter;
+      t.waiter = null;
+      w.resolve();
+    }
+  };
+  t.until = (pred, what, timeout = 30_000) =>
+    new Promise((resolve, reject) => {
+      if (pred(t)) return resolve();
+      const timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), timeout);
+      t.waiter = {
+        pred,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+    });
+  ws.on('message', (data, binary) => {
+    const text = decode(data, binary);
+    if (text !== null) t.received(text);
+  });
+  return t;
+}
+
 async function ourTerminal(url) {
   const ws = new WebSocket(url);
-  ws.binaryType = 'nodebuffer';
-  const t = { ws, bytes: 0, tail: '' };
-  ws.on('message', (data, binary) => {
-    if (!binary) return;
-    t.bytes += data.length - 1;
-    t.tail = (t.tail + data.subarray(1).toString('latin1')).slice(-4096);
-  });
   await new Promise((r) => ws.on('open', r));
   ws.send(JSON.stringify({ type: 'hello', name: 'bench' }));
   ws.send(JSON.stringify({ type: 'term_resize', cols: 200, rows: 50 }));
-  t.send = (data) => ws.send(JSON.stringify({ type: 'term_input', data }));
-  return t;
+  return terminal(
+    ws,
+    (data, binary) => (binary ? data.subarray(1).toString('latin1') : null),
+    (data) => ws.send(JSON.stringify({ type: 'term_input', data })),
+  );
 }
 
 async function terminadoTerminal(url) {
   const ws = new WebSocket(url);
-  const t = { ws, bytes: 0, tail: '' };
-  ws.on('message', (data) => {
-    const [kind, text] = JSON.parse(data.toString());
-    if (kind !== 'stdout') return;
-    t.bytes += Buffer.byteLength(text, 'latin1');
-    t.tail = (t.tail + text).slice(-4096);
-  });
   await new Promise((r) => ws.on('open', r));
   ws.send(JSON.stringify(['set_size', 50, 200]));
-  t.send = (data) => ws.send(JSON.stringify(['stdin', data]));
-  return t;
+  return terminal(
+    ws,
+    (data) => {
+      const [kind, text] = JSON.parse(data.toString());
+      return kind === 'stdout' ? text : null;
+    },
+    (data) => ws.send(JSON.stringify(['stdin', data])),
+  );
 }
 
 /** Keystroke echo at the shell prompt, then bulk output. */
 async function terminalFigures(t) {
   await sleep(500);
-  t.send('stty -echoctl 2>/dev/null; echo READY-$((20+1))\r');
-  await waitFor(() => t.tail.includes('READY-21'), 'shell ready');
+  t.send('echo READY-$((20+1))\r');
+  await t.until((x) => x.tail.includes('READY-21'), 'shell ready');
   const echoes = [];
   for (let i = 0; i < ECHOES; i++) {
     if (i % 40 === 0) {
@@ -128,11 +158,10 @@ async function terminalFigures(t) {
       await sleep(20);
     }
     const ch = String.fromCharCode(97 + (i % 26));
-    const before = t.bytes;
     t.tail = '';
     const t0 = performance.now();
     t.send(ch);
-    await waitFor(() => t.bytes > before && t.tail.includes(ch), 'echo');
+    await t.until((x) => x.tail.includes(ch), 'echo');
     echoes.push(performance.now() - t0);
   }
   t.send('\x15');
@@ -141,7 +170,7 @@ async function terminalFigures(t) {
   const start = t.bytes;
   const t0 = performance.now();
   t.send(`head -c ${BULK_BYTES} /dev/zero | tr '\\0' 'x'; echo; echo DONE-$((3*3))\r`);
-  await waitFor(() => t.tail.includes('DONE-9'), 'bulk output', 300_000);
+  await t.until((x) => x.tail.includes('DONE-9'), 'bulk output', 300_000);
   const secs = (performance.now() - t0) / 1000;
   const mbps = (t.bytes - start) / 1e6 / secs;
   t.ws.close();
@@ -174,14 +203,17 @@ async function main() {
   await new Promise((r) => terminado.stdout.once('data', r));
 
   try {
-    const oursEdit = await editLatency(`${wsBase}/yjs`, room.id, { token });
-    const refEdit = await editLatency(`ws://127.0.0.1:${yPort}`, 'bench', {});
-    const ours = await terminalFigures(
-      await ourTerminal(`${wsBase}/room/${room.id}?token=${token}`),
-    );
-    const base = await terminalFigures(
-      await terminadoTerminal(`ws://127.0.0.1:${tPort}/websocket`),
-    );
+    const edits = ONLY !== 'terminal';
+    const terms = ONLY !== 'edit';
+    const oursEdit = edits ? await editLatency(`${wsBase}/yjs`, room.id, { token }) : [0];
+    const refEdit = edits ? await editLatency(`ws://127.0.0.1:${yPort}`, 'bench', {}) : [1];
+    const none = { echoes: [0], mbps: 0 };
+    const ours = terms
+      ? await terminalFigures(await ourTerminal(`${wsBase}/room/${room.id}?token=${token}`))
+      : none;
+    const base = terms
+      ? await terminalFigures(await terminadoTerminal(`ws://127.0.0.1:${tPort}/websocket`))
+      : none;
 
     const rows = [
       ['figure', 'room', 'baseline (same run)'],
@@ -211,3 +243,5 @@ async function main() {
 }
 
 await main();
+// Client timers (reconnects) must not keep the process alive.
+process.exit(0);

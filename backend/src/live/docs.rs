@@ -1,7 +1,7 @@
 //! A room's shared document: a yrs document whose root map `files` holds one `Y.Text` per
-//! file (key: the path relative to `/interview`, POSIX). Every change is committed to SQLite
-//! (and the room's event log) before anyone else sees it; the stored updates are compacted
-//! into one now and then.
+//! file (key: the path relative to `/interview`, POSIX). Every change is committed to the
+//! room's event log in SQLite before anyone else sees it; now and then the whole state is
+//! stored as a snapshot, so loading replays only what came after it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,11 +85,23 @@ pub struct RoomDoc {
 impl RoomDoc {
     /// Loads the room's document from its stored updates.
     pub async fn load(db: SqlitePool, room: &str) -> Result<RoomDoc, Error> {
-        let rows: Vec<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM doc_updates WHERE room_id = ? ORDER BY seq")
+        let snapshot: Option<(Vec<u8>, i64)> =
+            sqlx::query_as("SELECT data, upto_seq FROM doc_snapshots WHERE room_id = ?")
                 .bind(room)
-                .fetch_all(&db)
+                .fetch_optional(&db)
                 .await?;
+        let upto = snapshot.as_ref().map(|s| s.1).unwrap_or(0);
+        let mut rows: Vec<(Vec<u8>,)> = snapshot.map(|(d, _)| vec![(d,)]).unwrap_or_default();
+        rows.extend(
+            sqlx::query_as::<_, (Vec<u8>,)>(
+                "SELECT data FROM room_events WHERE room_id = ? AND kind = 'doc' AND seq > ?
+                 ORDER BY seq",
+            )
+            .bind(room)
+            .bind(upto)
+            .fetch_all(&db)
+            .await?,
+        );
         let doc = Doc::new();
         let files = doc.get_or_insert_map(FILES);
         {
@@ -214,51 +226,44 @@ impl RoomDoc {
         Ok(())
     }
 
-    /// Commits an update (and its event) to the database, compacting now and then.
+    /// Commits an update to the room's event log (one statement: the update is durable when
+    /// it returns), compacting now and then.
     async fn store(&self, st: &mut State, update: &[u8], actor: &str) -> Result<(), Error> {
-        let mut tx = self.db.begin().await?;
-        sqlx::query("INSERT INTO doc_updates (room_id, data) VALUES (?, ?)")
-            .bind(&self.room)
-            .bind(update)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
+        let seq = sqlx::query(
             "INSERT INTO room_events (room_id, at_ms, kind, actor, data) VALUES (?, ?, 'doc', ?, ?)",
         )
         .bind(&self.room)
         .bind(now_ms())
         .bind(actor)
         .bind(update)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .execute(&self.db)
+        .await?
+        .last_insert_rowid();
         st.rows += 1;
         if st.rows >= COMPACT_AFTER {
-            self.compact(st).await?;
+            self.compact(st, seq).await?;
         }
         Ok(())
     }
 
-    /// Replaces the stored updates by one holding the same state.
-    async fn compact(&self, st: &mut State) -> Result<(), Error> {
+    /// Stores the whole state as of event `seq`: loading starts from it.
+    async fn compact(&self, st: &mut State, seq: i64) -> Result<(), Error> {
         let full = st
             .awareness
             .doc()
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
-        let mut tx = self.db.begin().await?;
-        sqlx::query("DELETE FROM doc_updates WHERE room_id = ?")
-            .bind(&self.room)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO doc_updates (room_id, data) VALUES (?, ?)")
-            .bind(&self.room)
-            .bind(&full)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        tracing::debug!(room = %self.room, rows = st.rows, bytes = full.len(), "document compacted");
-        st.rows = 1;
+        sqlx::query(
+            "INSERT INTO doc_snapshots (room_id, data, upto_seq) VALUES (?, ?, ?)
+             ON CONFLICT (room_id) DO UPDATE SET data = excluded.data, upto_seq = excluded.upto_seq",
+        )
+        .bind(&self.room)
+        .bind(&full)
+        .bind(seq)
+        .execute(&self.db)
+        .await?;
+        tracing::debug!(room = %self.room, updates = st.rows, bytes = full.len(), "document compacted");
+        st.rows = 0;
         Ok(())
     }
 
@@ -408,7 +413,9 @@ mod tests {
     #[tokio::test]
     async fn stored_updates_are_compacted_and_load_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::open(&dir.path().join("db.sqlite3")).await.unwrap();
+        let db = crate::db::open(&dir.path().join("db.sqlite3"))
+            .await
+            .unwrap();
         sqlx::query(
             "INSERT INTO rooms (id, name, language, status, created_at, updated_at)
              VALUES ('r1', 'R', 'bash', 'ready', 0, 0)",
@@ -441,16 +448,28 @@ mod tests {
             Message::Sync(SyncMessage::Update(update)).encode(&mut enc);
             doc.handle(peer, &enc.to_vec()).await.unwrap();
         }
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM doc_updates WHERE room_id = 'r1'")
-            .fetch_one(&db)
-            .await
-            .unwrap();
-        assert!(rows < COMPACT_AFTER as i64, "{rows} rows after {n} updates");
-        let events: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM room_events WHERE room_id = 'r1' AND kind = 'doc'")
+        let (upto,): (i64,) =
+            sqlx::query_as("SELECT upto_seq FROM doc_snapshots WHERE room_id = 'r1'")
                 .fetch_one(&db)
                 .await
                 .unwrap();
+        let after: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM room_events WHERE room_id = 'r1' AND kind = 'doc' AND seq > ?",
+        )
+        .bind(upto)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert!(
+            after < COMPACT_AFTER as i64,
+            "loading replays {after} updates after {n}"
+        );
+        let events: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM room_events WHERE room_id = 'r1' AND kind = 'doc'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
         assert_eq!(events, n as i64, "the recording keeps every update");
         let want = doc.files().await;
         let reloaded = RoomDoc::load(db.clone(), "r1").await.unwrap();
