@@ -53,7 +53,7 @@ ui_checks() { (cd ui && npm run --silent check && npm run --silent lint && npm t
 server_build() { cargo build -p backend --bin interview-platform-server --locked --quiet; }
 browser_e2e() {
   INTERVIEW_PLATFORM_SERVER=$target_dir/debug/interview-platform-server ARTIFACTS=$artifacts \
-    node --test ui/e2e/room-page.test.mjs ui/e2e/live-room.test.mjs
+    node --test ui/e2e/room-page.test.mjs ui/e2e/live-room.test.mjs ui/e2e/proxy.test.mjs
 }
 desktop_build() {
   (cd src-tauri && ../ui/node_modules/.bin/tauri build --no-bundle --ci) &&
