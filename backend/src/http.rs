@@ -36,7 +36,11 @@ pub fn router(app: crate::App, prefix: &str) -> Router {
     let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/r/{room}", get(room_page))
-        .route("/r/assets/{*file}", get(asset))
+        // The editor and terminal make the page's script large: compress it for tunnels.
+        .route(
+            "/r/assets/{*file}",
+            get(asset).layer(tower_http::compression::CompressionLayer::new()),
+        )
         .route("/yjs/{room}", get(crate::live::yjs::socket))
         .route("/room/{room}", get(crate::live::channel::socket))
         .with_state(app);

@@ -124,6 +124,17 @@ async fn serves_healthz_and_the_room_page_and_frees_the_port_on_shutdown() {
         .to_str()
         .unwrap()
         .contains("javascript"));
+    let plain = js.bytes().await.unwrap().len();
+    // Browsers that accept gzip get it: the script is large (editor, terminal).
+    let gz = client
+        .get(format!("{base}/r/assets/{script}"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let packed = gz.bytes().await.unwrap().len();
+    assert!(packed * 2 < plain, "{packed} gzip bytes for {plain}");
 
     let missing = client
         .get(format!("{base}/r/assets/nope.js"))
