@@ -250,3 +250,72 @@ test('each bad link shows its own page', async () => {
   await expectPage(other.links.candidate, 'This interview room is closed');
   cli(server.dataDir, ['rooms', 'delete', other.id]);
 });
+
+test('files are created, renamed, uploaded and deleted from the tree; following someone', async () => {
+  const files = cli(server.dataDir, ['rooms', 'create', '--name', 'Files', '--language', 'bash']);
+  try {
+    const ada = await joinAs(files.links.interviewer, 'Ada');
+    const bob = await joinAs(files.links.candidate, 'Bob');
+    const rowNames = (p) => p.getByTestId('file-row').allInnerTexts();
+
+    // New file: it opens, and the other side sees it.
+    await ada.page.getByTestId('new-file').click();
+    await ada.page.getByTestId('new-path').fill('src/util.sh');
+    await ada.page.getByTestId('new-path').press('Enter');
+    await until(
+      'the new file is open',
+      async () => (await ada.page.getByTestId('current-file').textContent()) === 'src/util.sh',
+    );
+    await ada.page.locator('.cm-content').click();
+    await ada.page.keyboard.type('echo util\n');
+    await until('the new file at the candidate', async () =>
+      (await rowNames(bob.page)).some((n) => n.trim() === 'util.sh'),
+    );
+
+    // Following: the candidate follows Ada, who opens main.sh.
+    await bob.page.getByTestId('participant').filter({ hasText: 'Ada' }).click();
+    await ada.page.getByTestId('file-row').filter({ hasText: 'main.sh' }).click();
+    await until(
+      'the follower opens what Ada opens',
+      async () => (await bob.page.getByTestId('current-file').textContent()) === 'main.sh',
+    );
+    await ada.page.getByTestId('file-row').filter({ hasText: 'util.sh' }).click();
+    await until(
+      'and follows again',
+      async () => (await bob.page.getByTestId('current-file').textContent()) === 'src/util.sh',
+    );
+
+    // Rename (a prompt) and upload a binary file.
+    ada.page.once('dialog', (d) => d.accept('src/helpers.sh'));
+    await ada.page.getByRole('button', { name: 'Rename src/util.sh' }).click({ force: true });
+    await until('the renamed file on both sides', async () => {
+      const [a, b] = await Promise.all([rowNames(ada.page), rowNames(bob.page)]);
+      return (
+        a.some((n) => n.trim() === 'helpers.sh') &&
+        b.some((n) => n.trim() === 'helpers.sh') &&
+        !a.some((n) => n.trim() === 'util.sh')
+      );
+    });
+    await bob.page.locator('input[type=file]').setInputFiles({
+      name: 'data.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from([0, 1, 2, 3, 255]),
+    });
+    await until('the upload in the tree', async () =>
+      (await rowNames(ada.page)).some((n) => n.trim() === 'data.bin'),
+    );
+
+    // Delete (a confirmation).
+    ada.page.once('dialog', (d) => d.accept());
+    await ada.page.getByRole('button', { name: 'Delete src/helpers.sh' }).click({ force: true });
+    await until('the deleted file gone on both sides', async () => {
+      const [a, b] = await Promise.all([rowNames(ada.page), rowNames(bob.page)]);
+      return !a.some((n) => n.trim() === 'helpers.sh') && !b.some((n) => n.trim() === 'helpers.sh');
+    });
+    await shot(ada.page, 'room-files');
+    await ada.context.close();
+    await bob.context.close();
+  } finally {
+    cli(server.dataDir, ['rooms', 'delete', files.id]);
+  }
+});
