@@ -318,3 +318,38 @@ async fn a_stock_y_websocket_client_joins_and_syncs() {
     s.app.delete_room(&s.room).await.unwrap();
     s.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_room_accepts_a_bounded_number_of_sockets() {
+    let s = common::served(CATALOG, "").await;
+    let url = s.yjs_url(&s.room, &s.token(Role::Candidate).await);
+    let mut held = Vec::new();
+    for _ in 0..backend::live::MAX_ROOM_CONNECTIONS {
+        let mut ws = open(&url, None).await.unwrap();
+        // Admitted: the server's sync step 1 comes first.
+        assert!(matches!(ws.next().await, Some(Ok(Ws::Binary(_)))));
+        held.push(ws);
+    }
+    let mut extra = open(&url, None).await.unwrap();
+    assert_eq!(
+        closed_with(&mut extra).await,
+        (4429, "the room is full".into())
+    );
+    // One leaves: there is room again.
+    held.pop().unwrap().close(None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut ws = open(&url, None).await.unwrap();
+        match ws.next().await {
+            Some(Ok(Ws::Binary(_))) => break,
+            _ => assert!(
+                tokio::time::Instant::now() < deadline,
+                "never admitted again"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(held);
+    s.app.delete_room(&s.room).await.unwrap();
+    s.app.shutdown().await;
+}

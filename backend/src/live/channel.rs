@@ -107,7 +107,10 @@ async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
             return;
         }
     };
-    let reg = hub.register(&admitted.link_id, admitted.role);
+    let Some(reg) = hub.register(&admitted.link_id, admitted.role) else {
+        close_with(&mut socket, close::FULL, "the room is full").await;
+        return;
+    };
     let role = admitted.role;
 
     // The first message says who is joining.

@@ -21,6 +21,10 @@ use crate::tokens::{Refusal, Revoke, Role};
 /// Largest WebSocket message a client may send; larger ones close its socket.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 
+/// Sockets one room accepts at once (each person uses two: document and channel); more are
+/// closed with [`yjs::close::FULL`].
+pub const MAX_ROOM_CONNECTIONS: usize = 64;
+
 /// Messages queued for one client before it counts as too slow and is disconnected (it
 /// re-syncs when it reconnects). A slow client never holds up the others.
 pub const CLIENT_QUEUE: usize = 1024;
@@ -123,12 +127,17 @@ impl Drop for Registration {
 }
 
 impl Hub {
-    /// Registers a connection through `link_id` as `role`.
-    pub fn register(self: &Arc<Self>, link_id: &str, role: Role) -> Registration {
+    /// Registers a connection through `link_id` as `role`; `None` when the room already has
+    /// [`MAX_ROOM_CONNECTIONS`].
+    pub fn register(self: &Arc<Self>, link_id: &str, role: Role) -> Option<Registration> {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        if conns.len() >= MAX_ROOM_CONNECTIONS {
+            return None;
+        }
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let close = CancellationToken::new();
         let why = Arc::new(std::sync::Mutex::new(None));
-        self.conns.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        conns.insert(
             id,
             Conn {
                 link_id: link_id.to_string(),
@@ -137,12 +146,13 @@ impl Hub {
                 why: why.clone(),
             },
         );
-        Registration {
+        drop(conns);
+        Some(Registration {
             hub: self.clone(),
             id,
             close,
             why,
-        }
+        })
     }
 
     /// Closes the connections that `matches` selects, telling them `why`.

@@ -29,6 +29,8 @@ pub mod close {
     pub const PROTOCOL: u16 = 4400;
     /// The client fell too far behind (it re-syncs when it reconnects).
     pub const TOO_SLOW: u16 = 4408;
+    /// The room has as many sockets as it accepts.
+    pub const FULL: u16 = 4429;
 }
 
 /// The query of a room socket.
@@ -94,7 +96,10 @@ async fn serve(app: App, room: String, token: String, stealth: bool, mut socket:
             return;
         }
     };
-    let reg = hub.register(&admitted.link_id, admitted.role);
+    let Some(reg) = hub.register(&admitted.link_id, admitted.role) else {
+        close_with(&mut socket, close::FULL, "the room is full").await;
+        return;
+    };
     let peer = Peer {
         conn: reg.id,
         role: admitted.role,

@@ -11,6 +11,7 @@ describe('close codes', () => {
     }
     expect(describeClose(4410)?.title).toContain('expired');
     expect(describeClose(4404)?.title).toContain('closed');
+    expect(describeClose(4429)?.title).toContain('full');
   });
   it('leaves other closes to reconnecting', () => {
     expect(describeClose(1006)).toBeNull();

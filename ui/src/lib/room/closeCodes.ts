@@ -36,6 +36,12 @@ export function describeClose(code: number): Closure | null {
         title: 'This interview room is closed',
         message: 'The room has been stopped, or it no longer exists.',
       };
+    case 4429:
+      return {
+        final: true,
+        title: 'This interview room is full',
+        message: 'Too many windows are open on this room. Close one of yours, then try again.',
+      };
     default:
       return null;
   }
