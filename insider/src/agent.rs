@@ -26,6 +26,9 @@ pub const COALESCE_WINDOW: Duration = Duration::from_micros(200);
 /// Most PTY output sent in one frame.
 pub const COALESCE_MAX: usize = 64 * 1024;
 
+/// Largest single read from the PTY.
+const READ_BYTES: usize = 32 * 1024;
+
 /// Terminal output kept for late joiners and re-attaches.
 pub const SCROLLBACK_BYTES: usize = 256 * 1024;
 
@@ -456,21 +459,22 @@ fn run_shell(shared: &Arc<Shared>, dir: &Path) -> io::Result<Option<u32>> {
 /// Moves PTY output to the backend, coalescing small reads for up to [`COALESCE_WINDOW`].
 fn pump_output(shared: Arc<Shared>, mut reader: Box<dyn Read + Send>) {
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(64);
-    let read_thread = thread::spawn(move || {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
-                    if tx.send(buf[..n].to_vec()).is_err() {
-                        return;
-                    }
+    let read_thread = thread::spawn(move || loop {
+        // Read straight into the buffer that is sent on: no copy per read.
+        let mut buf = vec![0u8; READ_BYTES];
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.send(buf).is_err() {
+                    return;
                 }
             }
         }
     });
     while let Ok(first) = rx.recv() {
         let mut chunk = first;
+        chunk.reserve(COALESCE_MAX.saturating_sub(chunk.len()));
         let deadline = Instant::now() + COALESCE_WINDOW;
         while chunk.len() < COALESCE_MAX {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -480,13 +484,22 @@ fn pump_output(shared: Arc<Shared>, mut reader: Box<dyn Read + Send>) {
             }
         }
         lock(&shared.scrollback).push(&chunk);
-        for piece in chunk.chunks(MAX_CHUNK) {
+        if chunk.len() <= MAX_CHUNK {
             shared.send(
                 0,
                 Event::PtyOutput {
-                    data: ByteBuf::from(piece.to_vec()),
+                    data: ByteBuf::from(chunk),
                 },
             );
+        } else {
+            for piece in chunk.chunks(MAX_CHUNK) {
+                shared.send(
+                    0,
+                    Event::PtyOutput {
+                        data: ByteBuf::from(piece.to_vec()),
+                    },
+                );
+            }
         }
     }
     let _ = read_thread.join();
