@@ -2,32 +2,30 @@
  * Syntax highlighting for a file, chosen by its extension (then by the room's language).
  */
 import type { Extension } from '@codemirror/state';
-import { StreamLanguage } from '@codemirror/language';
-import { python } from '@codemirror/lang-python';
-import { javascript } from '@codemirror/lang-javascript';
-import { cpp } from '@codemirror/lang-cpp';
-import { java } from '@codemirror/lang-java';
-import { rust } from '@codemirror/lang-rust';
-import { go } from '@codemirror/lang-go';
-import { markdown } from '@codemirror/lang-markdown';
-import { ruby } from '@codemirror/legacy-modes/mode/ruby';
-import { shell } from '@codemirror/legacy-modes/mode/shell';
+import { StreamLanguage, type StreamParser } from '@codemirror/language';
 
-const BY_MODE: Record<string, () => Extension> = {
-  python: () => python(),
-  javascript: () => javascript(),
-  typescript: () => javascript({ typescript: true }),
-  jsx: () => javascript({ jsx: true }),
-  tsx: () => javascript({ jsx: true, typescript: true }),
-  c: () => cpp(),
-  cpp: () => cpp(),
-  java: () => java(),
-  rust: () => rust(),
-  go: () => go(),
-  ruby: () => StreamLanguage.define(ruby),
-  shell: () => StreamLanguage.define(shell),
-  markdown: () => markdown(),
+// Each language is its own chunk, loaded when a file needs it: the page starts smaller.
+const BY_MODE: Record<string, () => Promise<Extension>> = {
+  python: async () => (await import('@codemirror/lang-python')).python(),
+  javascript: async () => (await import('@codemirror/lang-javascript')).javascript(),
+  typescript: async () =>
+    (await import('@codemirror/lang-javascript')).javascript({ typescript: true }),
+  jsx: async () => (await import('@codemirror/lang-javascript')).javascript({ jsx: true }),
+  tsx: async () =>
+    (await import('@codemirror/lang-javascript')).javascript({ jsx: true, typescript: true }),
+  c: async () => (await import('@codemirror/lang-cpp')).cpp(),
+  cpp: async () => (await import('@codemirror/lang-cpp')).cpp(),
+  java: async () => (await import('@codemirror/lang-java')).java(),
+  rust: async () => (await import('@codemirror/lang-rust')).rust(),
+  go: async () => (await import('@codemirror/lang-go')).go(),
+  ruby: async () => legacy((await import('@codemirror/legacy-modes/mode/ruby')).ruby),
+  shell: async () => legacy((await import('@codemirror/legacy-modes/mode/shell')).shell),
+  markdown: async () => (await import('@codemirror/lang-markdown')).markdown(),
 };
+
+function legacy<T>(mode: StreamParser<T>): Extension {
+  return StreamLanguage.define(mode);
+}
 
 const BY_EXTENSION: Record<string, string> = {
   py: 'python',
@@ -64,7 +62,8 @@ export function modeFor(path: string, fallback: string): string {
   return fallback;
 }
 
-export function highlighting(mode: string): Extension {
+/** The highlighting of `mode` (none for plain text or an unknown mode). */
+export async function highlighting(mode: string): Promise<Extension> {
   const make = BY_MODE[mode];
   return make ? make() : [];
 }
