@@ -10,12 +10,7 @@ mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_interview-platform-server");
 
-const CATALOG: &str = r#"
-[languages.bash]
-image = "interview-platform-test/busybox:latest"
-run = "sh main.sh"
-starter = [{ path = "main.sh", content = "echo hi\n" }]
-"#;
+const CATALOG: &str = common::BASH_CATALOG;
 
 struct Server {
     child: Child,

@@ -15,12 +15,7 @@ use backend::{App, AppOptions, ErrorCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
-const CATALOG: &str = r#"
-[languages.bash]
-image = "interview-platform-test/busybox:latest"
-run = "sh main.sh"
-starter = [{ path = "main.sh", content = "echo hi\n" }]
-"#;
+const CATALOG: &str = common::BASH_CATALOG;
 
 type Trigger = Box<dyn Fn(&[u8]) -> bool + Send>;
 
@@ -156,42 +151,13 @@ async fn app_through(dir: &tempfile::TempDir, engine: &FlakyEngine) -> common::T
     )
 }
 
-/// The rooms (by their room label) that have a container and a volume of `instance` on the
-/// real engine.
+/// The rooms (by their room label) that have a container, and a volume, of `instance` on
+/// the real engine.
 async fn on_engine(instance: &str) -> (Vec<String>, Vec<String>) {
-    use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
-    let docker = backend::engine::Engine::new(None).client().await.unwrap();
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("app.interview-platform.instance={instance}")],
-    )]);
-    let room = |labels: Option<std::collections::HashMap<String, String>>| {
-        labels.and_then(|mut l| l.remove("app.interview-platform.room"))
-    };
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+    common::labelled(&format!("app.interview-platform.instance={instance}"))
         .await
         .unwrap()
-        .into_iter()
-        .filter_map(|c| room(c.labels))
-        .collect();
-    let volumes = docker
-        .list_volumes(Some(
-            ListVolumesOptionsBuilder::new().filters(&filters).build(),
-        ))
-        .await
-        .unwrap()
-        .volumes
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|v| room(Some(v.labels)))
-        .collect();
-    (containers, volumes)
+        .rooms()
 }
 
 /// Waits (generously) until `done` holds.

@@ -10,11 +10,7 @@ use backend::App;
 use insider::protocol::{Event, Request};
 use serde_bytes::ByteBuf;
 
-const CATALOG: &str = r#"
-[languages.bash]
-image = "interview-platform-test/busybox:latest"
-run = "sh main.sh"
-"#;
+const CATALOG: &str = common::BASH_CATALOG;
 
 async fn app(dir: &tempfile::TempDir) -> common::TestApp {
     common::app_with_catalog(dir, CATALOG).await

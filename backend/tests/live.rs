@@ -15,12 +15,7 @@ use yrs::sync::protocol::SyncMessage;
 use yrs::sync::Message;
 use yrs::{Map, Transact};
 
-const CATALOG: &str = r#"
-[languages.bash]
-image = "interview-platform-test/busybox:latest"
-run = "sh main.sh"
-starter = [{ path = "main.sh", content = "echo hi\n" }]
-"#;
+const CATALOG: &str = common::BASH_CATALOG;
 
 #[tokio::test]
 async fn each_bad_link_is_closed_with_its_code_before_any_room_data() {

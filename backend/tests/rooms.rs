@@ -8,7 +8,6 @@ mod common;
 
 use backend::rooms::NewRoom;
 use backend::{App, AppOptions, ErrorCode};
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
 use insider::protocol::{Event, Request};
 use serde_bytes::ByteBuf;
 
@@ -33,25 +32,10 @@ fn bash_room(name: &str) -> NewRoom {
 
 /// Containers and volumes labelled with this room.
 async fn leftovers(room: &str) -> (usize, usize) {
-    let docker = backend::engine::Engine::new(None).client().await.unwrap();
-    let label = format!("app.interview-platform.room={room}");
-    let filters = std::collections::HashMap::from([("label".to_string(), vec![label])]);
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+    let left = common::labelled(&format!("app.interview-platform.room={room}"))
         .await
         .unwrap();
-    let volumes = docker
-        .list_volumes(Some(
-            ListVolumesOptionsBuilder::new().filters(&filters).build(),
-        ))
-        .await
-        .unwrap();
-    (containers.len(), volumes.volumes.unwrap_or_default().len())
+    (left.containers.len(), left.volumes.len())
 }
 
 async fn read_file(app: &App, room: &str, path: &str) -> Vec<u8> {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use insider::protocol::{EntryKind, Event, Request};
@@ -20,8 +20,8 @@ use super::protocol::{
     ActivityKind, ClientMessage, FileEntry, Participant, RoomInfo, ServerMessage, MAX_NAME,
     TERM_OUTPUT, TERM_SCREEN,
 };
-use super::yjs::{close, close_with, origin_allowed, TokenQuery};
-use super::{Hub, HubEvent, MAX_MESSAGE_BYTES};
+use super::yjs::{close, close_with, TokenQuery};
+use super::{Hub, HubEvent};
 use crate::runtime::AgentLink;
 use crate::tokens::{Refusal, Role};
 use crate::App;
@@ -46,16 +46,10 @@ pub async fn socket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&app, &headers) {
-        return (
-            StatusCode::FORBIDDEN,
-            "this origin may not open room sockets\n",
-        )
-            .into_response();
-    }
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(app, room, q.token.unwrap_or_default(), socket))
+    let token = q.token.unwrap_or_default();
+    super::upgrade(&app.clone(), &headers, ws, move |socket| {
+        serve(app, room, token, socket)
+    })
 }
 
 /// The terminal as a connection follows it: the agent link, and its output.
@@ -92,23 +86,7 @@ async fn send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, out:
 }
 
 async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
-    let admitted = match app.admit(&room, &token).await {
-        Ok(a) => a,
-        Err(refusal) => {
-            close_with(&mut socket, refusal.code(), refusal.reason()).await;
-            return;
-        }
-    };
-    let hub = match app.inner.hubs.get_or_open(&app.inner.db, &room).await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::warn!(room = %room, error = %e, "room channel not opened");
-            close_with(&mut socket, close::INTERNAL, "the room cannot be opened").await;
-            return;
-        }
-    };
-    let Some(reg) = hub.register(&admitted.link_id, admitted.role) else {
-        close_with(&mut socket, close::FULL, "the room is full").await;
+    let Some((admitted, hub, reg)) = super::enter(&app, &room, &token, &mut socket).await else {
         return;
     };
     let role = admitted.role;

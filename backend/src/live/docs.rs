@@ -132,6 +132,19 @@ impl RoomDoc {
         })
     }
 
+    /// Sends `message` to the room's connections (not back to `from`; not to candidates when
+    /// `hidden`).
+    fn fan_out(&self, message: Message, from: u64, hidden: bool) {
+        let mut enc = EncoderV1::new();
+        message.encode(&mut enc);
+        // No connection listening is fine.
+        let _ = self.tx.send(Outgoing {
+            from,
+            hidden,
+            bytes: enc.to_vec().into(),
+        });
+    }
+
     /// Follows the changes meant for connections.
     pub fn subscribe(&self) -> broadcast::Receiver<Outgoing> {
         self.tx.subscribe()
@@ -215,14 +228,9 @@ impl RoomDoc {
             return Ok(());
         }
         self.store(st, &encoded, peer.role.as_str()).await?;
-        let mut enc = EncoderV1::new();
-        Message::Sync(SyncMessage::Update(encoded)).encode(&mut enc);
-        let _ = self.tx.send(Outgoing {
-            // A sanitized update goes back to its sender too: it removes what was dropped.
-            from: if sanitized { 0 } else { peer.conn },
-            hidden: false,
-            bytes: enc.to_vec().into(),
-        });
+        // A sanitized update goes back to its sender too: it removes what was dropped.
+        let from = if sanitized { 0 } else { peer.conn };
+        self.fan_out(Message::Sync(SyncMessage::Update(encoded)), from, false);
         Ok(())
     }
 
@@ -281,13 +289,7 @@ impl RoomDoc {
             tracing::debug!(room = %self.room, error = %e, "awareness update ignored");
             return;
         }
-        let mut enc = EncoderV1::new();
-        Message::Awareness(update).encode(&mut enc);
-        let _ = self.tx.send(Outgoing {
-            from: peer.conn,
-            hidden: peer.hidden,
-            bytes: enc.to_vec().into(),
-        });
+        self.fan_out(Message::Awareness(update), peer.conn, peer.hidden);
     }
 
     /// Forgets a closed connection: its awareness clients are removed for everyone.
@@ -307,13 +309,7 @@ impl RoomDoc {
             st.awareness.remove_state(*id);
         }
         if let Ok(update) = st.awareness.update_with_clients(mine) {
-            let mut enc = EncoderV1::new();
-            Message::Awareness(update).encode(&mut enc);
-            let _ = self.tx.send(Outgoing {
-                from: peer.conn,
-                hidden: peer.hidden,
-                bytes: enc.to_vec().into(),
-            });
+            self.fan_out(Message::Awareness(update), peer.conn, peer.hidden);
         }
     }
 
@@ -332,13 +328,7 @@ impl RoomDoc {
         };
         if !is_empty_update(&encoded) {
             self.store(&mut st, &encoded, "room").await?;
-            let mut enc = EncoderV1::new();
-            Message::Sync(SyncMessage::Update(encoded)).encode(&mut enc);
-            let _ = self.tx.send(Outgoing {
-                from: 0,
-                hidden: false,
-                bytes: enc.to_vec().into(),
-            });
+            self.fan_out(Message::Sync(SyncMessage::Update(encoded)), 0, false);
         }
         Ok(result)
     }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::tokens::{Refusal, Revoke, Role};
+use crate::tokens::{Admitted, Refusal, Revoke, Role};
 
 /// Largest WebSocket message a client may send; larger ones close its socket.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -234,4 +234,60 @@ impl Hubs {
             hub.close_where(Refusal::RoomClosed, |_| true);
         }
     }
+}
+
+/// Upgrades a room socket request: refuses foreign origins (HTTP 403), bounds message sizes,
+/// then hands the socket to `serve`.
+pub fn upgrade<F, Fut>(
+    app: &crate::App,
+    headers: &axum::http::HeaderMap,
+    ws: axum::extract::ws::WebSocketUpgrade,
+    serve: F,
+) -> axum::response::Response
+where
+    F: FnOnce(axum::extract::ws::WebSocket) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use axum::response::IntoResponse;
+    if !yjs::origin_allowed(app, headers) {
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "this origin may not open room sockets\n",
+        )
+            .into_response();
+    }
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(serve)
+}
+
+/// Lets a socket into `room` with `token`: checks the token, opens the room's hub and
+/// registers the connection. On refusal the socket is closed with the code that says why,
+/// before any room data, and `None` is returned.
+pub async fn enter(
+    app: &crate::App,
+    room: &str,
+    token: &str,
+    socket: &mut axum::extract::ws::WebSocket,
+) -> Option<(Admitted, Arc<Hub>, Registration)> {
+    let admitted = match app.admit(room, token).await {
+        Ok(a) => a,
+        Err(refusal) => {
+            yjs::close_with(socket, refusal.code(), refusal.reason()).await;
+            return None;
+        }
+    };
+    let hub = match app.inner.hubs.get_or_open(&app.inner.db, room).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(room = %room, error = %e, "room not opened for a socket");
+            yjs::close_with(socket, yjs::close::INTERNAL, "the room cannot be opened").await;
+            return None;
+        }
+    };
+    let Some(reg) = hub.register(&admitted.link_id, admitted.role) else {
+        yjs::close_with(socket, yjs::close::FULL, "the room is full").await;
+        return None;
+    };
+    Some((admitted, hub, reg))
 }

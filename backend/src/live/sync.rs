@@ -253,46 +253,26 @@ impl Sync<'_> {
                         self.remember(path, Some(d.clone())).await?;
                     } else if last == Some(&hash(d)) {
                         // Only the document changed.
-                        self.write(path, t).await?;
-                        self.remember(path, Some(t.clone())).await?;
+                        self.write_file(path, t).await?;
                     } else {
                         // The disk changed (maybe both did): its change wins, as a diff.
-                        let (p, d) = (path.clone(), d.clone());
-                        self.hub
-                            .doc
-                            .edit(|txn, files| set_text(txn, files, &p, None, &d))
-                            .await?;
-                        self.remember(path, Some(d)).await?;
+                        self.disk_to_doc(path, None, d.clone()).await?;
                     }
                 }
                 (Some(Some(d)), None) => {
                     if last == Some(&hash(d)) {
                         // Deleted in the document while the room was away.
-                        self.delete(path).await?;
-                        self.remember(path, None).await?;
+                        self.delete_file(path).await?;
                     } else {
-                        let (p, d) = (path.clone(), d.clone());
-                        self.hub
-                            .doc
-                            .edit(|txn, files| set_text(txn, files, &p, None, &d))
-                            .await?;
-                        self.remember(path, Some(d)).await?;
+                        self.disk_to_doc(path, None, d.clone()).await?;
                     }
                 }
                 (None, Some(t)) => {
                     if last.is_some() && last == Some(&hash(t)) {
                         // Deleted on disk; the document had not changed it.
-                        let p = path.clone();
-                        self.hub
-                            .doc
-                            .edit(|txn, files| {
-                                files.remove(txn, &p);
-                            })
-                            .await?;
-                        self.remember(path, None).await?;
+                        self.drop_from_doc(path).await?;
                     } else if t.len() <= MAX_TEXT_FILE {
-                        self.write(path, t).await?;
-                        self.remember(path, Some(t.clone())).await?;
+                        self.write_file(path, t).await?;
                     }
                 }
                 (None, None) => {}
@@ -311,7 +291,8 @@ impl Sync<'_> {
         Ok(())
     }
 
-    async fn write(&self, path: &str, text: &str) -> Result<(), crate::Error> {
+    /// Writes `text` to the file at `path` and remembers it as in step.
+    async fn write_file(&mut self, path: &str, text: &str) -> Result<(), crate::Error> {
         match self
             .link
             .request(Request::Write {
@@ -321,12 +302,39 @@ impl Sync<'_> {
             })
             .await?
         {
-            Event::Done => Ok(()),
+            Event::Done => self.remember(path, Some(text.to_string())).await,
             other => Err(crate::Error::Runtime(format!("write {path}: {other:?}"))),
         }
     }
 
-    async fn delete(&self, path: &str) -> Result<(), crate::Error> {
+    /// Brings the disk's `text` of `path` into the document (see [`set_text`] for `base`)
+    /// and remembers it as in step.
+    async fn disk_to_doc(
+        &mut self,
+        path: &str,
+        base: Option<&str>,
+        text: String,
+    ) -> Result<(), crate::Error> {
+        self.hub
+            .doc
+            .edit(|txn, files| set_text(txn, files, path, base, &text))
+            .await?;
+        self.remember(path, Some(text)).await
+    }
+
+    /// Takes `path` out of the document and forgets it.
+    async fn drop_from_doc(&mut self, path: &str) -> Result<(), crate::Error> {
+        self.hub
+            .doc
+            .edit(|txn, files| {
+                files.remove(txn, path);
+            })
+            .await?;
+        self.remember(path, None).await
+    }
+
+    /// Deletes the file at `path` (gone already is fine) and forgets it.
+    async fn delete_file(&mut self, path: &str) -> Result<(), crate::Error> {
         match self
             .link
             .request(Request::Delete { path: path.into() })
@@ -336,7 +344,7 @@ impl Sync<'_> {
             | Err(LinkError::Agent {
                 code: ErrorCode::NotFound,
                 ..
-            }) => Ok(()),
+            }) => self.remember(path, None).await,
             Err(e) => Err(e.into()),
         }
     }
@@ -346,8 +354,7 @@ impl Sync<'_> {
         let doc = self.hub.doc.files().await;
         for (path, text) in &doc {
             if self.synced.get(path) != Some(text) && text.len() <= MAX_TEXT_FILE {
-                self.write(path, text).await?;
-                self.remember(path, Some(text.clone())).await?;
+                self.write_file(path, text).await?;
             }
         }
         let gone: Vec<String> = self
@@ -357,8 +364,7 @@ impl Sync<'_> {
             .cloned()
             .collect();
         for path in gone {
-            self.delete(&path).await?;
-            self.remember(&path, None).await?;
+            self.delete_file(&path).await?;
         }
         Ok(())
     }
@@ -375,46 +381,19 @@ impl Sync<'_> {
                     if base.as_deref() == Some(d.as_str()) {
                         continue; // our own write, seen by the watcher
                     }
-                    let (p, d2) = (path.clone(), d.clone());
-                    self.hub
-                        .doc
-                        .edit(|txn, files| set_text(txn, files, &p, base.as_deref(), &d2))
-                        .await?;
-                    self.remember(path, Some(d)).await?;
+                    self.disk_to_doc(path, base.as_deref(), d).await?;
                 }
+                // Gone, or (`Other`) a folder now, or binary or too large: it leaves the
+                // document. The files of a folder are reported one by one.
+                _ if self.synced.contains_key(path) => self.drop_from_doc(path).await?,
                 Disk::Missing => {
-                    if self.synced.contains_key(path) {
-                        let p = path.clone();
-                        self.hub
-                            .doc
-                            .edit(|txn, files| {
-                                files.remove(txn, &p);
-                            })
-                            .await?;
-                        self.remember(path, None).await?;
-                    } else {
-                        // A folder went away with its files, or something never synced:
-                        // look again at everything.
-                        let prefix = format!("{path}/");
-                        if self.synced.keys().any(|k| k.starts_with(&prefix)) {
-                            self.reconcile().await?;
-                        }
+                    // A folder went away with its files: look again at everything.
+                    let prefix = format!("{path}/");
+                    if self.synced.keys().any(|k| k.starts_with(&prefix)) {
+                        self.reconcile().await?;
                     }
                 }
-                Disk::Other => {
-                    // A folder appeared (its files are reported too), or a file became
-                    // binary or too large: it leaves the document.
-                    if self.synced.contains_key(path) {
-                        let p = path.clone();
-                        self.hub
-                            .doc
-                            .edit(|txn, files| {
-                                files.remove(txn, &p);
-                            })
-                            .await?;
-                        self.remember(path, None).await?;
-                    }
-                }
+                Disk::Other => {}
             }
         }
         Ok(())

@@ -5,13 +5,12 @@
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 
 use super::docs::{DocError, Peer};
-use super::MAX_MESSAGE_BYTES;
 use crate::tokens::Role;
 use crate::App;
 
@@ -50,19 +49,11 @@ pub async fn socket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&app, &headers) {
-        return (
-            StatusCode::FORBIDDEN,
-            "this origin may not open room sockets\n",
-        )
-            .into_response();
-    }
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            let stealth = q.stealth.as_deref() == Some("1");
-            serve(app, room, q.token.unwrap_or_default(), stealth, socket)
-        })
+    let stealth = q.stealth.as_deref() == Some("1");
+    let token = q.token.unwrap_or_default();
+    super::upgrade(&app.clone(), &headers, ws, move |socket| {
+        serve(app, room, token, stealth, socket)
+    })
 }
 
 /// Sends a close frame and lets the socket go.
@@ -76,28 +67,7 @@ pub async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) {
 }
 
 async fn serve(app: App, room: String, token: String, stealth: bool, mut socket: WebSocket) {
-    let admitted = match app.admit(&room, &token).await {
-        Ok(a) => a,
-        Err(refusal) => {
-            close_with(&mut socket, refusal.code(), refusal.reason()).await;
-            return;
-        }
-    };
-    let hub = match app.inner.hubs.get_or_open(&app.inner.db, &room).await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::warn!(room = %room, error = %e, "document not opened");
-            close_with(
-                &mut socket,
-                close::INTERNAL,
-                "the room's document cannot be opened",
-            )
-            .await;
-            return;
-        }
-    };
-    let Some(reg) = hub.register(&admitted.link_id, admitted.role) else {
-        close_with(&mut socket, close::FULL, "the room is full").await;
+    let Some((admitted, hub, reg)) = super::enter(&app, &room, &token, &mut socket).await else {
         return;
     };
     let peer = Peer {

@@ -14,6 +14,14 @@ use serde_bytes::ByteBuf;
 /// The busybox image `scripts/build-test-images.sh` imports without a registry.
 pub const BUSYBOX: &str = "interview-platform-test/busybox:latest";
 
+/// A catalog whose `bash` rooms run [`BUSYBOX`] with a one-line starter file.
+pub const BASH_CATALOG: &str = r#"
+[languages.bash]
+image = "interview-platform-test/busybox:latest"
+run = "sh main.sh"
+starter = [{ path = "main.sh", content = "echo hi\n" }]
+"#;
+
 /// Removes, when dropped, every container and volume on the engine that carries an app
 /// instance's label: a test that fails midway leaves nothing running.
 pub struct Sweep {
@@ -47,14 +55,34 @@ impl Drop for Sweep {
     }
 }
 
-async fn sweep(instance: &str) -> Result<(), bollard::errors::Error> {
-    use bollard::query_parameters::{
-        ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
-        RemoveVolumeOptionsBuilder,
-    };
+/// What the engine holds with a label (`key=value`): containers (by id) and volumes (by
+/// name), each with its labels.
+pub struct Labelled {
+    pub containers: Vec<(String, std::collections::HashMap<String, String>)>,
+    pub volumes: Vec<(String, std::collections::HashMap<String, String>)>,
+}
+
+impl Labelled {
+    /// The `app.interview-platform.room` labels of the containers and of the volumes.
+    pub fn rooms(&self) -> (Vec<String>, Vec<String>) {
+        let room = |l: &std::collections::HashMap<String, String>| {
+            l.get("app.interview-platform.room").cloned()
+        };
+        (
+            self.containers
+                .iter()
+                .filter_map(|(_, l)| room(l))
+                .collect(),
+            self.volumes.iter().filter_map(|(_, l)| room(l)).collect(),
+        )
+    }
+}
+
+/// Containers and volumes on the engine that carry `label` (`key=value`).
+pub async fn labelled(label: &str) -> Result<Labelled, bollard::errors::Error> {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
     let docker = backend::engine::Engine::new(None).client().await?;
-    let label = format!("app.interview-platform.instance={instance}");
-    let filters = std::collections::HashMap::from([("label".to_string(), vec![label])]);
+    let filters = std::collections::HashMap::from([("label".to_string(), vec![label.to_string()])]);
     let containers = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::new()
@@ -62,19 +90,37 @@ async fn sweep(instance: &str) -> Result<(), bollard::errors::Error> {
                 .filters(&filters)
                 .build(),
         ))
-        .await?;
-    for c in containers.into_iter().filter_map(|c| c.id) {
-        let force = RemoveContainerOptionsBuilder::new().force(true).build();
-        let _ = docker.remove_container(&c, Some(force)).await;
-    }
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.id?, c.labels.unwrap_or_default())))
+        .collect();
     let volumes = docker
         .list_volumes(Some(
             ListVolumesOptionsBuilder::new().filters(&filters).build(),
         ))
-        .await?;
-    for v in volumes.volumes.unwrap_or_default() {
+        .await?
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| (v.name, v.labels))
+        .collect();
+    Ok(Labelled {
+        containers,
+        volumes,
+    })
+}
+
+async fn sweep(instance: &str) -> Result<(), bollard::errors::Error> {
+    use bollard::query_parameters::{RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder};
+    let docker = backend::engine::Engine::new(None).client().await?;
+    let left = labelled(&format!("app.interview-platform.instance={instance}")).await?;
+    for (id, _) in left.containers {
+        let force = RemoveContainerOptionsBuilder::new().force(true).build();
+        let _ = docker.remove_container(&id, Some(force)).await;
+    }
+    for (name, _) in left.volumes {
         let force = RemoveVolumeOptionsBuilder::new().force(true).build();
-        let _ = docker.remove_volume(&v.name, Some(force)).await;
+        let _ = docker.remove_volume(&name, Some(force)).await;
     }
     Ok(())
 }
