@@ -6,7 +6,9 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-changed=../migrations");
     println!("cargo:rerun-if-changed=../ui/dist");
-    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist/room.html");
+    // Read at run time: a build script compiled for another checkout may be reused.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let page = Path::new(&manifest).join("../ui/dist/room.html");
     if !page.exists() {
         panic!(
             "the room page is not built ({}): run `npm --prefix ui ci && npm --prefix ui run build` \

@@ -190,6 +190,7 @@ fn new_room() -> NewRoom {
         network: false,
         time_limit_secs: None,
         limits: Default::default(),
+        starter_files: None,
     }
 }
 

@@ -307,15 +307,15 @@ async fn create_reporting(
     new: NewRoom,
     write: &mut tokio::net::unix::OwnedWriteHalf,
 ) -> Option<AdminReply> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(64);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::events::Progress>(64);
     let create = app.create_room_reporting(new, Some(tx));
     tokio::pin!(create);
     loop {
         tokio::select! {
             done = &mut create => {
                 // Lines sent just before the end still go out first.
-                while let Ok(line) = rx.try_recv() {
-                    let mut out = serde_json::to_vec(&AdminReply::Progress(line)).unwrap_or_default();
+                while let Ok(p) = rx.try_recv() {
+                    let mut out = serde_json::to_vec(&AdminReply::Progress(p.label)).unwrap_or_default();
                     out.push(b'\n');
                     write.write_all(&out).await.ok()?;
                 }
@@ -324,8 +324,8 @@ async fn create_reporting(
                     Err(e) => AdminReply::Error(e.body()),
                 });
             }
-            Some(line) = rx.recv() => {
-                let mut out = serde_json::to_vec(&AdminReply::Progress(line)).unwrap_or_default();
+            Some(p) = rx.recv() => {
+                let mut out = serde_json::to_vec(&AdminReply::Progress(p.label)).unwrap_or_default();
                 out.push(b'\n');
                 write.write_all(&out).await.ok()?;
             }

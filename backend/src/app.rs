@@ -51,7 +51,12 @@ pub struct App {
 pub(crate) struct Inner {
     pub(crate) data_dir: PathBuf,
     pub(crate) db: SqlitePool,
-    pub(crate) engine: Engine,
+    /// The container engine; replaced when the endpoint setting changes.
+    engine: Mutex<Engine>,
+    /// The settings as stored.
+    settings: Mutex<crate::settings::Settings>,
+    /// Stops the room server currently listening (a settings change moves it).
+    listener: Mutex<Option<CancellationToken>>,
     pub(crate) catalog: crate::catalog::Catalog,
     /// The engine-side runtime, made on first use (the engine may be down at start).
     pub(crate) runtime: tokio::sync::Mutex<Option<crate::runtime::DockerRuntime>>,
@@ -164,7 +169,12 @@ impl App {
     pub async fn new(options: AppOptions) -> Result<App, Error> {
         create_private_dir(&options.data_dir)?;
         let db = db::open(&paths::database_file(&options.data_dir)).await?;
-        let engine = Engine::new(options.engine_endpoint);
+        let settings = crate::settings::load(&db).await?;
+        let engine = Engine::new(
+            options
+                .engine_endpoint
+                .or_else(|| settings.engine_endpoint.clone()),
+        );
         let catalog_file = options
             .catalog_file
             .clone()
@@ -179,11 +189,17 @@ impl App {
         let tasks = TaskTracker::new();
         let log = crate::eventlog::EventLog::start(db.clone(), shutdown.clone(), &tasks);
         tracing::info!(data_dir = %options.data_dir.display(), engine = engine.endpoint(), "app started");
+        let addressing = Addressing {
+            public_url: settings.public_url.clone(),
+            path_prefix: settings.path_prefix.clone(),
+        };
         Ok(App {
             inner: Arc::new(Inner {
                 data_dir: options.data_dir,
                 db,
-                engine,
+                engine: Mutex::new(engine),
+                settings: Mutex::new(settings),
+                listener: Mutex::new(None),
                 catalog,
                 runtime: tokio::sync::Mutex::new(None),
                 instance,
@@ -194,7 +210,7 @@ impl App {
                 tasks,
                 room_server: Mutex::new(RoomServer::default()),
                 keys,
-                addressing: Mutex::new(Addressing::default()),
+                addressing: Mutex::new(addressing),
                 hubs: crate::live::Hubs::default(),
                 log,
             }),
@@ -203,7 +219,15 @@ impl App {
 
     /// Serves the room server on `listener` until [`App::shutdown`] is called.
     pub async fn serve(&self, listener: TcpListener) -> Result<(), Error> {
-        let stop = self.inner.shutdown.clone();
+        self.serve_until(listener, self.inner.shutdown.clone())
+            .await
+    }
+
+    async fn serve_until(
+        &self,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> Result<(), Error> {
         let router = crate::http::router(self.clone(), &self.addressing().path_prefix);
         let server = axum::serve(listener, router)
             .with_graceful_shutdown(async move { stop.cancelled().await });
@@ -235,9 +259,14 @@ impl App {
             url: Some(format!("http://{local}")),
             error: None,
         });
+        // A server already listening (the settings moved it) stops once the new one is up.
+        let stop = self.inner.shutdown.child_token();
+        if let Some(old) = lock(&self.inner.listener).replace(stop.clone()) {
+            old.cancel();
+        }
         let app = self.clone();
         self.inner.tasks.spawn(async move {
-            if let Err(e) = app.serve(listener).await {
+            if let Err(e) = app.serve_until(listener, stop).await {
                 tracing::error!(error = %e, "room server stopped");
                 app.set_room_server(RoomServer {
                     url: None,
@@ -356,13 +385,67 @@ impl App {
 
     /// The container engine's status: its version, or what is wrong and how to fix it.
     pub async fn engine_status(&self) -> EngineStatus {
-        self.inner.engine.status().await
+        self.engine().status().await
+    }
+
+    /// The container engine in use.
+    pub(crate) fn engine(&self) -> Engine {
+        lock(&self.inner.engine).clone()
+    }
+
+    /// The settings in effect.
+    pub fn settings(&self) -> crate::settings::Settings {
+        lock(&self.inner.settings).clone()
+    }
+
+    /// Checks, stores and applies `next`: links use the new public URL at once; a new port,
+    /// bind address or path prefix moves a running room server (bound before the old one
+    /// stops, so a busy port changes nothing); a new engine endpoint is used from the next
+    /// engine call on. Returns the settings as stored (normalised).
+    pub async fn save_settings(
+        &self,
+        next: crate::settings::Settings,
+    ) -> Result<crate::settings::Settings, Error> {
+        let next = next.validated()?;
+        let prev = self.settings();
+        let moved =
+            prev.listen_addr() != next.listen_addr() || prev.path_prefix != next.path_prefix;
+        let listening = lock(&self.inner.listener).is_some();
+        let old_addressing = self.addressing();
+        self.set_addressing(next.public_url.as_deref(), Some(&next.path_prefix))?;
+        if moved && listening {
+            if let Err(e) = self.listen(next.listen_addr()).await {
+                *lock(&self.inner.addressing) = old_addressing;
+                // The old server still runs: say so again rather than the failed bind.
+                let old = lock(&self.inner.listener).clone();
+                if old.is_some_and(|t| !t.is_cancelled()) {
+                    self.set_room_server(RoomServer {
+                        url: Some(format!("http://{}", prev.listen_addr())),
+                        error: None,
+                    });
+                }
+                return Err(e);
+            }
+        }
+        if prev.engine_endpoint != next.engine_endpoint {
+            *lock(&self.inner.engine) = Engine::new(next.engine_endpoint.clone());
+            *self.inner.runtime.lock().await = None;
+        }
+        crate::settings::store(&self.inner.db, &next).await?;
+        *lock(&self.inner.settings) = next.clone();
+        tracing::info!("settings saved");
+        Ok(next)
     }
 
     /// The rooms, newest first.
     pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>, Error> {
         crate::rooms::list(&self.inner.db).await
     }
+}
+
+/// A plain value behind a mutex: a poisoned lock only means a panic elsewhere.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Creates the data dir readable by its owner only: it will hold signing keys and recordings.

@@ -28,6 +28,18 @@ pub enum AppEvent {
         /// What the engine reported.
         line: String,
     },
+    /// Someone joined or left a room (for the interviewer's notifications; never sent into a
+    /// room).
+    Presence {
+        /// Room id.
+        room: String,
+        /// Their display name.
+        name: String,
+        /// `interviewer`, `candidate` or `observer`.
+        role: String,
+        /// Joined (`true`) or left.
+        joined: bool,
+    },
     /// The room reaches its time limit soon and will stop then unless extended.
     StopSoon {
         /// Room id.
@@ -36,6 +48,25 @@ pub enum AppEvent {
         #[specta(type = f64)]
         stop_at: i64,
     },
+}
+
+/// How far a long action (creating a room, preparing an image) has come.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct Progress {
+    /// 0 to 1.
+    pub fraction: f32,
+    /// What it is doing, in words.
+    pub label: String,
+}
+
+impl Progress {
+    /// `label` at `fraction`.
+    pub fn at(fraction: f32, label: impl Into<String>) -> Self {
+        Self {
+            fraction: fraction.clamp(0.0, 1.0),
+            label: label.into(),
+        }
+    }
 }
 
 /// `30s`, `30m`, `2h`, `7d` → seconds.

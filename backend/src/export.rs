@@ -2,8 +2,14 @@
 
 use std::io::{Read, Write};
 
-/// Converts a tar archive of the working directory into a zip archive.
-pub fn tar_to_zip(tar: &[u8]) -> std::io::Result<Vec<u8>> {
+/// The name the interviewer's notes get in an export (next to the code, unless the code has a
+/// file of that name).
+pub const NOTES_NAME: &str = "INTERVIEW-NOTES.md";
+
+/// Converts a tar archive of the working directory into a zip archive, adding the
+/// interviewer's notes (when there are any) as [`NOTES_NAME`].
+pub fn tar_to_zip(tar: &[u8], notes: Option<&str>) -> std::io::Result<Vec<u8>> {
+    let mut names = std::collections::HashSet::new();
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -27,6 +33,7 @@ pub fn tar_to_zip(tar: &[u8]) -> std::io::Result<Vec<u8>> {
                 tar::EntryType::Regular => {
                     let mut data = Vec::new();
                     entry.read_to_end(&mut data)?;
+                    names.insert(path.clone());
                     zip.start_file(path, options)
                         .map_err(std::io::Error::other)?;
                     zip.write_all(&data)?;
@@ -35,6 +42,16 @@ pub fn tar_to_zip(tar: &[u8]) -> std::io::Result<Vec<u8>> {
                 _ => {}
             }
         }
+    }
+    if let Some(notes) = notes.filter(|n| !n.trim().is_empty()) {
+        let name = if names.contains(NOTES_NAME) {
+            "INTERVIEW-NOTES (interviewer).md"
+        } else {
+            NOTES_NAME
+        };
+        zip.start_file(name, options)
+            .map_err(std::io::Error::other)?;
+        zip.write_all(notes.as_bytes())?;
     }
     Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
 }

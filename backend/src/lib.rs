@@ -12,12 +12,15 @@ pub mod eventlog;
 pub mod events;
 pub mod export;
 pub mod http;
+pub mod images;
 pub mod lifecycle;
 pub mod live;
 pub mod logging;
+pub mod notes;
 pub mod paths;
 pub mod rooms;
 pub mod runtime;
+pub mod settings;
 pub mod tokens;
 
 pub use app::{App, AppInfo, AppOptions, RoomServer};

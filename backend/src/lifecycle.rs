@@ -132,15 +132,15 @@ impl App {
     }
 
     /// The engine-side runtime, connecting on first use.
-    async fn runtime(&self) -> Result<DockerRuntime, Error> {
+    pub(crate) async fn runtime(&self) -> Result<DockerRuntime, Error> {
         let mut slot = self.inner.runtime.lock().await;
         if let Some(rt) = slot.as_ref() {
             return Ok(rt.clone());
         }
-        let docker = match self.inner.engine.client().await {
+        let docker = match self.engine().client().await {
             Ok(d) => d,
             Err(_) => {
-                return Err(match self.inner.engine.status().await {
+                return Err(match self.engine().status().await {
                     EngineStatus::Unreachable { reason, fix, .. } => {
                         Error::EngineUnavailable { reason, fix }
                     }
@@ -183,7 +183,7 @@ impl App {
     pub async fn create_room_reporting(
         &self,
         new: NewRoom,
-        progress: Option<tokio::sync::mpsc::Sender<String>>,
+        progress: Option<tokio::sync::mpsc::Sender<crate::events::Progress>>,
     ) -> Result<RoomSummary, Error> {
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -192,6 +192,9 @@ impl App {
             ));
         }
         new.limits.validate()?;
+        if let Some(files) = &new.starter_files {
+            rooms::validate_starter(files)?;
+        }
         let lang = self
             .inner
             .catalog
@@ -203,13 +206,25 @@ impl App {
         let rt = self.runtime().await?;
         let _guard = self.inner.lifecycle.lock().await;
         let id = rooms::new_id();
+        // What the form leaves unset comes from the settings.
+        let defaults = self.settings();
         let new = NewRoom {
             name: name.to_string(),
+            time_limit_secs: new
+                .time_limit_secs
+                .or(Some(defaults.auto_stop_hours.saturating_mul(3600))),
+            limits: rooms::RoomLimits {
+                memory_mb: new.limits.memory_mb.or(defaults.default_limits.memory_mb),
+                cpus: new.limits.cpus.or(defaults.default_limits.cpus),
+                pids: new.limits.pids.or(defaults.default_limits.pids),
+            },
             ..new
         };
         rooms::insert(&self.inner.db, &id, &new, &lang.image).await?;
-        let files: Vec<(String, Vec<u8>)> = lang
-            .starter
+        let files: Vec<(String, Vec<u8>)> = new
+            .starter_files
+            .as_ref()
+            .unwrap_or(&lang.starter)
             .iter()
             .map(|f| (f.path.clone(), f.content.clone().into_bytes()))
             .collect();
@@ -269,33 +284,34 @@ impl App {
         rt: &DockerRuntime,
         spec: &RoomContainerSpec,
         files: Vec<u8>,
-        progress: Option<&tokio::sync::mpsc::Sender<String>>,
+        progress: Option<&tokio::sync::mpsc::Sender<crate::events::Progress>>,
     ) -> Result<(), Error> {
-        let say = |line: String| {
+        use crate::events::Progress;
+        let say = |fraction: f32, line: String| {
             if let Some(p) = progress {
-                let _ = p.try_send(line);
+                let _ = p.try_send(Progress::at(fraction, line));
             }
         };
         let room = spec.room_id.clone();
         let events = self.inner.events.clone();
-        say(format!("checking image {}", spec.image));
+        say(0.05, format!("checking image {}", spec.image));
         rt.ensure_image(&spec.image, |line| {
-            say(format!("pulling {}: {line}", spec.image));
+            say(0.2, format!("pulling {}: {line}", spec.image));
             let _ = events.send(AppEvent::PullProgress {
                 room: room.clone(),
                 line: line.to_string(),
             });
         })
         .await?;
-        say("preparing the room agent".into());
+        say(0.5, "preparing the room agent".into());
         let agent = self.agent_binary()?;
         let volume = rt.ensure_agent_volume(&agent, &spec.image).await?;
         self.set_status(&spec.room_id, status::STARTING, None)
             .await?;
-        say("creating the container".into());
+        say(0.65, "creating the container".into());
         let container = rt.create_container(spec, &volume).await?;
         rt.upload_files(&container, files).await?;
-        say("starting".into());
+        say(0.8, "starting".into());
         self.connect(rt, spec, true).await
     }
 
@@ -557,9 +573,6 @@ const TICK: Duration = Duration::from_secs(1);
 /// The warning comes this long before a room stops at its time limit.
 const STOP_WARNING_MS: i64 = 5 * 60 * 1000;
 
-/// Stopped rooms are deleted after this many days unless the settings say otherwise.
-pub const DEFAULT_RETENTION_DAYS: i64 = 30;
-
 /// Restarts of one crashed room within [`RECOVERY_WINDOW`] before it is left in error.
 const MAX_RECOVERIES: usize = 5;
 const RECOVERY_WINDOW: Duration = Duration::from_secs(600);
@@ -797,7 +810,7 @@ impl App {
         rooms::get(&self.inner.db, id).await
     }
 
-    /// The room's files as a zip archive at `out`.
+    /// The room's files, with the interviewer's notes, as a zip archive at `out`.
     pub async fn export_room(&self, id: &str, out: &std::path::Path) -> Result<u64, Error> {
         let rec = rooms::record(&self.inner.db, id).await?;
         let tar = if rec.status == status::STOPPED {
@@ -808,7 +821,8 @@ impl App {
             rt.download_files(&spec.container_name(), MAX_SAVED_FILES)
                 .await?
         };
-        let zip = crate::export::tar_to_zip(&tar)
+        let notes = self.notes(id).await?.body;
+        let zip = crate::export::tar_to_zip(&tar, Some(&notes))
             .map_err(|e| Error::Runtime(format!("cannot build the zip: {e}")))?;
         let tmp = out.with_extension("zip.part");
         let io = |e: std::io::Error| Error::Invalid(format!("cannot write {}: {e}", out.display()));
@@ -852,13 +866,6 @@ impl App {
 
     /// Days a stopped room is kept (setting `retention_days`).
     async fn retention_days(&self) -> i64 {
-        sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = 'retention_days'")
-            .fetch_optional(&self.inner.db)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|(v,)| v.parse::<i64>().ok())
-            .filter(|d| *d > 0)
-            .unwrap_or(DEFAULT_RETENTION_DAYS)
+        i64::from(self.settings().retention_days)
     }
 }

@@ -47,6 +47,46 @@ pub struct NewRoom {
     /// Resource limits; unset fields keep the defaults.
     #[serde(default)]
     pub limits: RoomLimits,
+    /// The files the room starts with; `None`: the language's starter files.
+    #[serde(default)]
+    pub starter_files: Option<Vec<crate::catalog::StarterFile>>,
+}
+
+/// At most this many starter files, of at most [`MAX_STARTER_BYTES`] each.
+pub const MAX_STARTER_FILES: usize = 100;
+/// The largest starter file.
+pub const MAX_STARTER_BYTES: usize = 1024 * 1024;
+
+/// Refuses starter files a room could not hold: paths outside the working directory, too
+/// many, too large, or the same path twice.
+pub fn validate_starter(files: &[crate::catalog::StarterFile]) -> Result<(), Error> {
+    if files.len() > MAX_STARTER_FILES {
+        return Err(Error::Invalid(format!(
+            "at most {MAX_STARTER_FILES} starter files"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for f in files {
+        if !crate::live::docs::valid_path(&f.path) {
+            return Err(Error::Invalid(format!(
+                "the starter file path {:?} must be relative to the room's folder, without `..`",
+                f.path
+            )));
+        }
+        if f.content.len() > MAX_STARTER_BYTES {
+            return Err(Error::Invalid(format!(
+                "the starter file {} is larger than 1 MiB",
+                f.path
+            )));
+        }
+        if !seen.insert(f.path.as_str()) {
+            return Err(Error::Invalid(format!(
+                "the starter file {} is given twice",
+                f.path
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A room's resource limits. `None` keeps the default: 1 GiB, 1 CPU, 512 processes.

@@ -180,6 +180,20 @@ pub struct RoomLink {
     pub id: String,
 }
 
+/// How long the interviewer's window may stay in a room before it asks for a new token.
+pub const WINDOW_LINK_SECS: u64 = 12 * 3600;
+
+/// What the interviewer's window needs to open a room.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct WindowSession {
+    /// Room id.
+    pub room: String,
+    /// `ws://127.0.0.1:PORT[/prefix]`.
+    pub ws_base: String,
+    /// An interviewer token.
+    pub token: String,
+}
+
 /// A link as listed (without its token, which is never stored).
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]
 pub struct LinkInfo {
@@ -262,6 +276,18 @@ pub async fn issue(
     role: Role,
     valid_secs: u64,
 ) -> Result<(String, String, i64), Error> {
+    issue_for(db, keys, room, role, valid_secs, false).await
+}
+
+/// [`issue`], for the interviewer's own window when `window` (such links are not listed).
+async fn issue_for(
+    db: &SqlitePool,
+    keys: &Keys,
+    room: &str,
+    role: Role,
+    valid_secs: u64,
+    window: bool,
+) -> Result<(String, String, i64), Error> {
     if valid_secs == 0 || valid_secs > MAX_LINK_SECS {
         return Err(Error::Invalid(format!(
             "a link may stay valid from 1 second to {} days",
@@ -283,13 +309,14 @@ pub async fn issue(
         .map_err(|e| Error::Runtime(format!("cannot sign the link: {e}")))?;
     let expires_at = (exp * 1000) as i64;
     sqlx::query(
-        "INSERT INTO links (id, room_id, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO links (id, room_id, role, created_at, expires_at, window) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
     .bind(room)
     .bind(role.as_str())
     .bind(now)
     .bind(expires_at)
+    .bind(window)
     .execute(db)
     .await?;
     Ok((token, id, expires_at))
@@ -355,13 +382,16 @@ pub async fn revoke(db: &SqlitePool, room: &str, which: &Revoke) -> Result<u64, 
         .bind(room)
         .bind(id.clone()),
         Revoke::Role(role) => sqlx::query(
-            "UPDATE links SET revoked_at = ? WHERE room_id = ? AND role = ? AND revoked_at IS NULL",
+            "UPDATE links SET revoked_at = ?
+             WHERE room_id = ? AND role = ? AND revoked_at IS NULL AND window = 0",
         )
         .bind(now)
         .bind(room)
         .bind(role.as_str().to_string()),
         Revoke::All => {
-            sqlx::query("UPDATE links SET revoked_at = ? WHERE room_id = ? AND revoked_at IS NULL")
+            sqlx::query(
+                "UPDATE links SET revoked_at = ? WHERE room_id = ? AND revoked_at IS NULL AND window = 0",
+            )
                 .bind(now)
                 .bind(room)
         }
@@ -372,8 +402,8 @@ pub async fn revoke(db: &SqlitePool, room: &str, which: &Revoke) -> Result<u64, 
 /// The links of `room`, newest first.
 pub async fn list(db: &SqlitePool, room: &str) -> Result<Vec<LinkInfo>, Error> {
     let rows: Vec<(String, String, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, role, created_at, expires_at, revoked_at FROM links WHERE room_id = ?
-         ORDER BY created_at DESC",
+        "SELECT id, role, created_at, expires_at, revoked_at FROM links
+         WHERE room_id = ? AND window = 0 ORDER BY created_at DESC",
     )
     .bind(room)
     .fetch_all(db)
@@ -436,6 +466,43 @@ impl crate::App {
     pub async fn list_links(&self, room: &str) -> Result<Vec<LinkInfo>, Error> {
         crate::rooms::get(&self.inner.db, room).await?;
         list(&self.inner.db, room).await
+    }
+
+    /// A token for the interviewer's own window to open `room` with, and where to connect:
+    /// the room server on this machine (never the public URL). Such links are not listed and
+    /// survive "revoke every interviewer link"; they end with the room or after 12 hours.
+    pub async fn window_session(&self, room: &str) -> Result<WindowSession, Error> {
+        let rec = crate::rooms::get(&self.inner.db, room).await?;
+        let server = self.info().room_server;
+        let url = server.url.ok_or_else(|| {
+            Error::Invalid(format!(
+                "the room server is not running{}; change the port in the settings",
+                server.error.map(|e| format!(" ({e})")).unwrap_or_default()
+            ))
+        })?;
+        // A server on every interface is reached through loopback from here.
+        let local = url
+            .replacen("http://0.0.0.0:", "http://127.0.0.1:", 1)
+            .replacen("http://[::]:", "http://[::1]:", 1);
+        let ws_base = format!(
+            "ws{}{}",
+            local.trim_start_matches("http"),
+            self.addressing().path_prefix
+        );
+        let (token, _, _) = issue_for(
+            &self.inner.db,
+            &self.inner.keys,
+            &rec.id,
+            Role::Interviewer,
+            WINDOW_LINK_SECS,
+            true,
+        )
+        .await?;
+        Ok(WindowSession {
+            room: rec.id,
+            ws_base,
+            token,
+        })
     }
 
     /// Who `token` lets into `room`, or why not.

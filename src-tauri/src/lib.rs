@@ -1,21 +1,60 @@
-//! The desktop shell: a window onto `backend::App`, which runs in-process. Window glue only;
-//! everything else lives in the backend.
+//! The desktop shell: a window onto `backend::App`, which runs in-process. Window glue only —
+//! the tray, closing with live rooms, notifications — everything else lives in the backend.
 
 mod commands;
 
-use backend::{paths, App, AppOptions};
-use tauri::{Manager, RunEvent};
+use backend::events::AppEvent;
+use backend::{App, AppOptions};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
+use tauri_specta::Event;
 
 /// The path of the generated TypeScript bindings, relative to this crate.
 pub const BINDINGS_PATH: &str = "../ui/src/lib/ipc/bindings.ts";
 
-/// Every IPC command, for the invoke handler and for the generated bindings alike.
+/// Something the backend announced (room status, progress, presence, stop warnings).
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+pub struct BackendEvent(pub AppEvent);
+
+/// The window was asked to close while rooms are live: the page asks how.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+pub struct CloseRequested {
+    /// How many rooms are running.
+    pub live_rooms: u32,
+}
+
+/// Every IPC command and event, for the invoke handler and for the generated bindings alike.
 pub fn ipc_builder() -> tauri_specta::Builder<tauri::Wry> {
-    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
-        commands::engine_status,
-        commands::list_rooms,
-        commands::app_info,
-    ])
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![
+            commands::engine_status,
+            commands::list_rooms,
+            commands::app_info,
+            commands::catalog,
+            commands::create_room,
+            commands::stop_room,
+            commands::resume_room,
+            commands::restart_room,
+            commands::delete_room,
+            commands::extend_room,
+            commands::export_room,
+            commands::issue_link,
+            commands::list_links,
+            commands::revoke_link,
+            commands::window_session,
+            commands::notes,
+            commands::save_notes,
+            commands::settings,
+            commands::save_settings,
+            commands::images,
+            commands::prepare_image,
+            commands::copy_text,
+            commands::close_window,
+        ])
+        .events(tauri_specta::collect_events![BackendEvent, CloseRequested])
 }
 
 /// Renders the TypeScript bindings as they should be on disk.
@@ -32,10 +71,137 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Whether a room in `status` has a container the app keeps running.
+pub(crate) fn is_live(status: &str) -> bool {
+    matches!(status, "creating" | "starting" | "ready" | "stopping")
+}
+
+/// Brings the main window to the front.
+fn show_main(handle: &AppHandle) {
+    if let Some(w) = handle.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+/// The tray icon: show the window, or quit the way closing the window would.
+fn tray(handle: &AppHandle) -> tauri::Result<()> {
+    let show = MenuItem::with_id(
+        handle,
+        "show",
+        "Show Interview Platform",
+        true,
+        None::<&str>,
+    )?;
+    let quit = MenuItem::with_id(handle, "quit", "Quit…", true, None::<&str>)?;
+    let menu = Menu::with_items(handle, &[&show, &quit])?;
+    let mut builder = TrayIconBuilder::with_id("main")
+        .tooltip("Interview Platform")
+        .menu(&menu)
+        .on_menu_event(|handle, event| match event.id().as_ref() {
+            "show" => show_main(handle),
+            "quit" => ask_to_close(handle),
+            _ => {}
+        });
+    if let Some(icon) = handle.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    builder.build(handle)?;
+    Ok(())
+}
+
+/// Closing with live rooms asks the page how (stop them, keep them, stay in the tray); with
+/// none, the app quits.
+fn ask_to_close(handle: &AppHandle) {
+    let live = handle.try_state::<App>().map_or(0, |app| {
+        tauri::async_runtime::block_on(app.list_rooms())
+            .map(|rooms| rooms.iter().filter(|r| is_live(&r.status)).count())
+            .unwrap_or(0)
+    });
+    if live == 0 {
+        handle.exit(0);
+        return;
+    }
+    show_main(handle);
+    let _ = CloseRequested {
+        live_rooms: live as u32,
+    }
+    .emit(handle);
+}
+
+/// Passes the backend's events to the page, and tells the interviewer (natively) when a
+/// candidate joins or leaves.
+fn forward_events(handle: AppHandle, app: App) {
+    let mut events = app.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let ev = match events.recv().await {
+                Ok(ev) => ev,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            };
+            if let AppEvent::Presence {
+                room,
+                name,
+                role,
+                joined,
+            } = &ev
+            {
+                if role == "candidate" {
+                    let room_name = backend::rooms::get(app.db(), room)
+                        .await
+                        .map(|r| r.name)
+                        .unwrap_or_default();
+                    notify(&handle, name, &room_name, *joined);
+                }
+            }
+            let _ = BackendEvent(ev).emit(&handle);
+        }
+    });
+}
+
+fn notify(handle: &AppHandle, who: &str, room: &str, joined: bool) {
+    use tauri_plugin_notification::NotificationExt;
+    let title = if joined {
+        format!("{who} joined")
+    } else {
+        format!("{who} left")
+    };
+    let handle = handle.clone();
+    let body = format!("Room: {room}");
+    // A desktop without a notification service must not hold anything up.
+    std::thread::spawn(move || {
+        if let Err(e) = handle
+            .notification()
+            .builder()
+            .title(title)
+            .body(body)
+            .show()
+        {
+            tracing::debug!(error = %e, "notification not shown");
+        }
+    });
+}
+
 /// Starts the app: the backend in-process, then the window.
 pub fn run() {
     let ipc = ipc_builder();
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|handle, _args, _cwd| {
+            show_main(handle);
+        }))
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::SIZE
+                        | tauri_plugin_window_state::StateFlags::POSITION
+                        | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+                )
+                .build(),
+        )
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .invoke_handler(ipc.invoke_handler())
         .setup(move |handle| {
             ipc.mount_events(handle);
@@ -43,8 +209,9 @@ pub fn run() {
             let log = backend::logging::init(&options.data_dir)?;
             let core = tauri::async_runtime::block_on(App::new(options))?;
             // A busy port is shown in the window rather than stopping the app: the rooms list
-            // and the engine status are still useful.
-            if let Err(e) = tauri::async_runtime::block_on(core.listen(paths::DEFAULT_LISTEN)) {
+            // and the engine status are still useful, and the port can be changed there.
+            let listen = core.settings().listen_addr();
+            if let Err(e) = tauri::async_runtime::block_on(core.listen(listen)) {
                 tracing::warn!(error = %e, "room server not started");
             }
             // The CLI drives the desktop app through the same owner-only socket.
@@ -52,9 +219,21 @@ pub fn run() {
                 tracing::warn!(error = %e, "admin socket not opened");
             }
             tauri::async_runtime::block_on(core.start_background());
+            forward_events(handle.handle().clone(), core.clone());
             handle.manage(core);
             handle.manage(LogGuardSlot(std::sync::Mutex::new(log)));
+            if let Err(e) = tray(handle.handle()) {
+                tracing::warn!(error = %e, "no tray icon");
+            }
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                if window.label() == "main" {
+                    api.prevent_close();
+                    ask_to_close(window.app_handle());
+                }
+            }
         })
         .build(tauri::generate_context!())
         .expect("the desktop app could not be built");

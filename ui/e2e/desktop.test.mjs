@@ -1,18 +1,25 @@
 // The desktop window, built in release, under Xvfb, driven through tauri-driver and
-// WebKitWebDriver. Needs DISPLAY (run under xvfb-run) and a Docker engine.
+// WebKitWebDriver, with a candidate in Chromium. Needs DISPLAY (run under xvfb-run), a Docker
+// engine, INTERVIEW_PLATFORM_APP (the app) and INTERVIEW_PLATFORM_SERVER (its CLI, for
+// cleaning up).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { WebDriver } from './webdriver.mjs';
-import { artifactsDir } from './helpers.mjs';
+import { artifactsDir, cli, CHROMIUM_ARGS, startServer, testCatalog } from './helpers.mjs';
 
 const app = process.env.INTERVIEW_PLATFORM_APP;
+const dataDir = mkdtempSync(join(tmpdir(), 'ip-desktop-'));
 let driverProcess;
 let driver;
+let browser;
+let roomId = null;
+let serverPort;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -39,12 +46,35 @@ async function waitForDriver(base) {
   throw new Error('tauri-driver did not start');
 }
 
+/** Starts the app (a new WebDriver session) on the test's data dir. */
+async function openApp() {
+  driver = new WebDriver(driver.base);
+  await driver.open({ browserName: 'wry', 'tauri:options': { application: app } });
+}
+
+/** Ends the app the way a crash or a kill would: rooms keep running. */
+async function closeApp() {
+  await driver.close();
+  await new Promise((r) => setTimeout(r, 500));
+}
+
+async function shot(name) {
+  // The DOM can run ahead of the painted frame: let the window paint first.
+  await new Promise((r) => setTimeout(r, 700));
+  writeFileSync(join(artifactsDir(), `desktop-${name}.png`), await driver.screenshot());
+}
+
+const text = async (css) => driver.text(await driver.find(css));
+const value = (css) =>
+  driver.execute('return document.querySelector(arguments[0])?.value ?? null', [css]);
+
 before(async () => {
   assert.ok(app, 'set INTERVIEW_PLATFORM_APP to the built desktop app');
   assert.ok(process.env.DISPLAY, 'run under a display (xvfb-run)');
+  // The app applies `catalog.toml` of its data dir: bash rooms run the offline test image.
+  copyFileSync(testCatalog(), join(dataDir, 'catalog.toml'));
   const port = await freePort();
   const nativePort = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'ip-desktop-'));
   driverProcess = spawn(
     'tauri-driver',
     ['--port', String(port), '--native-port', String(nativePort)],
@@ -56,14 +86,26 @@ before(async () => {
   const base = `http://127.0.0.1:${port}`;
   await waitForDriver(base);
   driver = new WebDriver(base);
-  await driver.open({ browserName: 'wry', 'tauri:options': { application: app } });
+  await openApp();
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
 after(async () => {
   try {
-    await driver?.close();
+    await browser?.close();
+    await driver?.close().catch(() => {});
   } finally {
     driverProcess?.kill('SIGTERM');
+    if (roomId) {
+      // The app is gone: the headless server on the same data dir removes the room.
+      await new Promise((r) => setTimeout(r, 1000));
+      const server = await startServer({ dataDir });
+      try {
+        cli(dataDir, ['rooms', 'delete', roomId]);
+      } finally {
+        await server.stop();
+      }
+    }
   }
 });
 
@@ -72,15 +114,145 @@ test('the window is titled and its home shows the real engine version', async ()
   const want = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'])
     .toString()
     .trim();
-  const shown = await driver.waitForText('[data-testid="engine-version"]');
-  assert.equal(shown, want);
-  // With a fresh data dir there are no rooms: the designed empty state shows.
+  // The engine is fine: the home shows the rooms, the version is on the Engine screen.
   const empty = await driver.waitForText('[data-testid="rooms-empty"]');
   assert.match(empty, /No interview rooms yet/);
   const server = await driver.waitForText('[data-testid="room-server"]');
   assert.match(server, /Room server/);
-  // The DOM can run ahead of the painted frame: let the window paint before the screenshot.
-  await new Promise((r) => setTimeout(r, 1000));
-  writeFileSync(join(artifactsDir(), 'desktop-home.png'), await driver.screenshot());
+  await shot('home');
   execFileSync('import', ['-window', 'root', join(artifactsDir(), 'desktop-home-screen.png')]);
+  await driver.clickOn('[data-testid="nav-diagnostics"]');
+  assert.equal(await driver.waitForText('[data-testid="engine-version"]'), want);
+  await driver.until('the images listed', async () =>
+    /Present/.test(await text('[data-testid="images"]')),
+  );
+  await shot('engine');
+});
+
+test('settings are saved, applied at once, and move the room server', async () => {
+  serverPort = await freePort();
+  await driver.clickOn('[data-testid="nav-settings"]');
+  await driver.fill('[data-testid="setting-port"]', serverPort);
+  await driver.fill('[data-testid="setting-name"]', 'Iris');
+  await driver.fill('[data-testid="setting-retention"]', 14);
+  await driver.clickOn('[data-testid="save-settings"]');
+  assert.match(await driver.waitForText('[data-testid="settings-status"]'), /Saved/);
+  await driver.until('the room server on the new port', async () =>
+    (await text('[data-testid="room-server"]')).includes(`127.0.0.1:${serverPort}`),
+  );
+  await shot('settings');
+  // A bad value is refused with the backend's words, and nothing changes.
+  await driver.fill('[data-testid="setting-public-url"]', 'ftp://files.example.org');
+  await driver.clickOn('[data-testid="save-settings"]');
+  await driver.until('the refusal', async () =>
+    /must start with http:\/\/ or https:\/\//.test(await text('[data-testid="settings-status"]')),
+  );
+  await driver.fill('[data-testid="setting-public-url"]', '');
+});
+
+test('a room made in the window: a candidate joins by the copied link, types and pastes', async () => {
+  await driver.clickOn('[data-testid="nav-new"]');
+  await driver.fill('[data-testid="room-name-input"]', 'Pairing with Ada');
+  await driver.until('the catalog loaded', async () =>
+    driver.execute(
+      `const s = document.querySelector('[data-testid="language"]');
+       if (!s || ![...s.options].some((o) => o.value === 'bash')) return false;
+       s.value = 'bash';
+       s.dispatchEvent(new Event('change', { bubbles: true }));
+       return true;`,
+    ),
+  );
+  await shot('new-room');
+  await driver.clickOn('[data-testid="create"]');
+  await driver.waitFor('[data-testid="room"]', 60_000);
+  await driver.waitFor('.cm-content', 30_000);
+  // The CLI drives the running app through its admin socket: it sees the window's room.
+  const listed = cli(dataDir, ['rooms', 'list']);
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0].name, 'Pairing with Ada');
+  assert.equal(listed[0].status, 'ready');
+  roomId = listed[0].id;
+
+  // Copy the candidate link: it lands on the system clipboard.
+  await driver.clickOn('[data-testid="copy-candidate"]');
+  assert.match(await driver.waitForText('[data-testid="room-message"]'), /link copied/);
+  const link = execFileSync('xclip', ['-o', '-selection', 'clipboard']).toString().trim();
+  assert.match(link, new RegExp(`^http://127\\.0\\.0\\.1:${serverPort}/r/${roomId}#ey`));
+
+  // The candidate opens it in Chromium, joins and types.
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(link);
+  await page.getByTestId('name').fill('Ada');
+  await page.getByTestId('name').press('Enter');
+  await page.locator('.cm-content').waitFor({ timeout: 30_000 });
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('\necho typed-by-ada\n', { delay: 10 });
+
+  await driver.until('the candidate among the participants', async () =>
+    /Ada/.test(await text('[data-testid="participants"]')),
+  );
+  await driver.until('the candidate’s text in the window’s editor', async () =>
+    /typed-by-ada/.test(await text('.cm-content')),
+  );
+
+  // A paste in the candidate's page appears in the window's activity feed.
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.setData('text/plain', 'y'.repeat(42));
+    document
+      .querySelector('.cm-content')
+      .dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }));
+  });
+  await driver.until('the paste in the activity feed', async () =>
+    /Ada pasted 42 characters/.test(await text('[data-testid="activity"]')),
+  );
+  await page.screenshot({ path: join(artifactsDir(), 'desktop-candidate.png') });
+
+  // Private notes, autosaved.
+  const notes = await driver.waitFor('[data-testid="notes"]');
+  await driver.sendKeys(notes, 'Strong on shell basics.');
+  await driver.until('the notes saved', async () =>
+    /Saved at/.test(await text('[data-testid="notes-status"]')),
+  );
+  await shot('room');
+  await page.close();
+});
+
+test('notes and settings survive a restart; the rooms are re-attached', async () => {
+  await closeApp();
+  await openApp();
+  await driver.until('the room back in the list', async () =>
+    /ready/.test(await text('[data-testid="room-status"]')),
+  );
+  await driver.clickOn('[data-testid="open-room"]');
+  await driver.until(
+    'the notes back',
+    async () => (await value('[data-testid="notes"]')) === 'Strong on shell basics.',
+  );
+  await driver.until('the window joined under the saved name', async () =>
+    /Iris \(you\)/.test(await text('[data-testid="participants"]')),
+  );
+  await driver.clickOn('button[aria-label="Back"]');
+  await driver.clickOn('[data-testid="nav-settings"]');
+  assert.equal(Number(await value('[data-testid="setting-port"]')), serverPort);
+  assert.equal(Number(await value('[data-testid="setting-retention"]')), 14);
+});
+
+test('an engine endpoint that points nowhere leads to the diagnostics', async () => {
+  const nowhere = `tcp://127.0.0.1:${await freePort()}`;
+  await driver.fill('[data-testid="setting-engine"]', nowhere);
+  await driver.clickOn('[data-testid="save-settings"]');
+  assert.match(await driver.waitForText('[data-testid="settings-status"]'), /Saved/);
+  await closeApp();
+  await openApp();
+  await driver.waitFor('[data-testid="diagnostics"]');
+  const problem = await driver.waitForText('[data-testid="engine-problem"]');
+  assert.match(problem, new RegExp(nowhere.replace(/[.:/]/g, '\\$&')));
+  await shot('diagnostics');
+  // Put the engine back, so cleaning up can reach it.
+  await driver.clickOn('[data-testid="nav-settings"]');
+  await driver.fill('[data-testid="setting-engine"]', '');
+  await driver.clickOn('[data-testid="save-settings"]');
+  assert.match(await driver.waitForText('[data-testid="settings-status"]'), /Saved/);
 });

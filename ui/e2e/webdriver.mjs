@@ -71,4 +71,72 @@ export class WebDriver {
   async screenshot() {
     return Buffer.from(await this.#call('GET', `/session/${this.session}/screenshot`), 'base64');
   }
+
+  click(element) {
+    return this.#call('POST', `/session/${this.session}/element/${element}/click`, {});
+  }
+
+  clear(element) {
+    return this.#call('POST', `/session/${this.session}/element/${element}/clear`, {});
+  }
+
+  sendKeys(element, text) {
+    return this.#call('POST', `/session/${this.session}/element/${element}/value`, {
+      text,
+      value: [...text],
+    });
+  }
+
+  /** Runs `script` (a function body) in the page with `args`; returns its value. */
+  execute(script, args = []) {
+    return this.#call('POST', `/session/${this.session}/execute/sync`, { script, args });
+  }
+
+  /** Waits until `css` is present; returns the element. */
+  async waitFor(css, timeoutMs = 20_000) {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < deadline) {
+      try {
+        return await this.find(css);
+      } catch (e) {
+        last = e;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`nothing at ${css} after ${timeoutMs} ms: ${last?.message ?? ''}`);
+  }
+
+  /** Waits until `check()` (async) is truthy; returns its value. */
+  async until(what, check, timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < deadline) {
+      try {
+        last = await check();
+        if (last) return last;
+      } catch (e) {
+        last = e.message;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`never: ${what} (last: ${JSON.stringify(last)})`);
+  }
+
+  /** Clicks the element at `css` once it is there. */
+  async clickOn(css) {
+    await this.click(await this.waitFor(css));
+  }
+
+  /** Replaces the value of the input at `css` by typing `text`. */
+  async fill(css, text) {
+    const el = await this.waitFor(css);
+    await this.clear(el);
+    if (String(text).length > 0) await this.sendKeys(el, String(text));
+    // Clearing fires no input event: tell the page the value changed.
+    else
+      await this.execute("arguments[0].dispatchEvent(new Event('input', { bubbles: true }))", [
+        { [ELEMENT]: el },
+      ]);
+  }
 }

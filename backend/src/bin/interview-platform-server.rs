@@ -389,6 +389,7 @@ async fn rooms(data_dir: &std::path::Path, command: RoomsCommand) -> anyhow::Res
                     cpus,
                     pids,
                 },
+                starter_files: None,
             });
             let r = room(call(data_dir, req).await?)?;
             let candidate = issue_link(data_dir, &r.id, Role::Candidate, DEFAULT_LINK).await?;

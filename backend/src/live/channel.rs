@@ -135,6 +135,13 @@ async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
         .insert(reg.id, me.clone());
     let _ = hub.events.send(HubEvent::Participants);
     app.inner.log.append(&room, "join", Some(&actor(&me)), &[]);
+    let presence = |joined: bool| crate::events::AppEvent::Presence {
+        room: room.clone(),
+        name: me.name.clone(),
+        role: me.role.as_str().to_string(),
+        joined,
+    };
+    let _ = app.inner.events.send(presence(true));
 
     let (mut tx, mut rx) = socket.split();
     let conn = Conn {
@@ -261,6 +268,7 @@ async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
     conn.apply_size(term.as_ref().map(|t| &t.link)).await;
     let _ = hub.events.send(HubEvent::Participants);
     app.inner.log.append(&room, "leave", Some(&actor(&me)), &[]);
+    let _ = app.inner.events.send(presence(false));
 }
 
 /// How a participant appears in the event log: `role:id:name`.

@@ -520,6 +520,17 @@ impl DockerRuntime {
 }
 
 impl DockerRuntime {
+    /// Whether `image` is on the engine.
+    pub async fn has_image(&self, image: &str) -> Result<bool, RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(RuntimeError::Engine(e)),
+        }
+    }
+
     /// Makes sure `image` is on the engine: present → nothing to do; absent → pulled, with
     /// progress lines passed to `progress`; not pullable → [`RuntimeError::ImageMissing`].
     pub async fn ensure_image(

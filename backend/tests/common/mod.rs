@@ -170,6 +170,7 @@ pub fn new_room(name: &str, language: &str) -> NewRoom {
         network: false,
         time_limit_secs: None,
         limits: Default::default(),
+        starter_files: None,
     }
 }
 

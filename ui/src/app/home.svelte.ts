@@ -1,5 +1,6 @@
-import type { AppInfo, EngineStatus, ErrorBody, RoomSummary } from '../lib/ipc/bindings';
+import type { AppEvent, AppInfo, EngineStatus, ErrorBody, RoomSummary } from '../lib/ipc/bindings';
 import { errorMessage } from '../lib/errors';
+import { omit } from './nav.svelte';
 
 /** A command's outcome as the generated bindings return it. */
 export type CommandResult<T> = { status: 'ok'; data: T } | { status: 'error'; error: ErrorBody };
@@ -19,6 +20,10 @@ export class HomeState {
   rooms = $state<RoomSummary[] | null>(null);
   roomsError = $state<string | null>(null);
   info = $state<AppInfo | null>(null);
+  /** Candidates in each room right now (names), from presence events. */
+  candidates = $state<Record<string, string[]>>({});
+  /** Rooms about to reach their time limit: when they stop. */
+  stopSoon = $state<Record<string, number>>({});
 
   readonly #api: DesktopApi;
 
@@ -67,6 +72,44 @@ export class HomeState {
     } catch (e) {
       this.info = null;
       this.roomsError ??= errorMessage(e);
+    }
+  }
+
+  /** Follows what the backend announces: no polling. */
+  applyEvent(ev: AppEvent): void {
+    switch (ev.kind) {
+      case 'room_status': {
+        const known = this.rooms?.find((r) => r.id === ev.room);
+        if (!known) {
+          void this.loadRooms();
+          return;
+        }
+        known.status = ev.status;
+        known.error = ev.error;
+        // Stop times move on resume and extend: re-read the row once it settles.
+        if (ev.status === 'ready' || ev.status === 'stopped') void this.loadRooms();
+        if (ev.status !== 'ready') {
+          this.candidates = omit(this.candidates, ev.room);
+          this.stopSoon = omit(this.stopSoon, ev.room);
+        }
+        return;
+      }
+      case 'presence': {
+        if (ev.role !== 'candidate') return;
+        const now = this.candidates[ev.room] ?? [];
+        if (ev.joined) {
+          this.candidates[ev.room] = [...now, ev.name];
+        } else {
+          const i = now.indexOf(ev.name);
+          this.candidates[ev.room] = i < 0 ? now : [...now.slice(0, i), ...now.slice(i + 1)];
+        }
+        return;
+      }
+      case 'stop_soon':
+        this.stopSoon[ev.room] = ev.stop_at;
+        return;
+      case 'pull_progress':
+        return;
     }
   }
 }

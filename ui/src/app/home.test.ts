@@ -70,3 +70,54 @@ describe('HomeState', () => {
     expect(home.checkingEngine).toBe(false);
   });
 });
+
+describe('HomeState events', () => {
+  it('follows status, presence and stop warnings without re-reading everything', async () => {
+    let reads = 0;
+    const home = new HomeState(
+      api({
+        listRooms: async () => {
+          reads++;
+          return { status: 'ok', data: [{ ...room }] };
+        },
+      }),
+    );
+    await home.load();
+    expect(reads).toBe(1);
+    home.applyEvent({ kind: 'room_status', room: room.id, status: 'stopping', error: null });
+    expect(home.rooms?.[0]?.status).toBe('stopping');
+    expect(reads).toBe(1);
+
+    home.applyEvent({
+      kind: 'presence',
+      room: room.id,
+      name: 'Ada',
+      role: 'candidate',
+      joined: true,
+    });
+    home.applyEvent({
+      kind: 'presence',
+      room: room.id,
+      name: 'Bo',
+      role: 'observer',
+      joined: true,
+    });
+    expect(home.candidates[room.id]).toEqual(['Ada']);
+    home.applyEvent({
+      kind: 'presence',
+      room: room.id,
+      name: 'Ada',
+      role: 'candidate',
+      joined: false,
+    });
+    expect(home.candidates[room.id]).toEqual([]);
+
+    home.applyEvent({ kind: 'stop_soon', room: room.id, stop_at: 123 });
+    expect(home.stopSoon[room.id]).toBe(123);
+
+    // A room this window has not seen (made from the CLI): the list is read again.
+    home.applyEvent({ kind: 'room_status', room: 'r_new', status: 'ready', error: null });
+    await Promise.resolve();
+    expect(reads).toBe(2);
+  });
+});

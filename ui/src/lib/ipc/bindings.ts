@@ -34,12 +34,230 @@ async listRooms() : Promise<Result<RoomSummary[], ErrorBody>> {
  */
 async appInfo() : Promise<AppInfo> {
     return await TAURI_INVOKE("app_info");
+},
+/**
+ * The languages rooms can be for.
+ */
+async catalog() : Promise<LanguageChoice[]> {
+    return await TAURI_INVOKE("catalog");
+},
+/**
+ * Creates a room, reporting progress on `progress`; returns once it is ready. On failure
+ * nothing of it is left.
+ */
+async createRoom(room: NewRoom, progress: TAURI_CHANNEL<Progress>) : Promise<Result<RoomSummary, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("create_room", { room, progress }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Stops a room, keeping its files.
+ */
+async stopRoom(id: string) : Promise<Result<RoomSummary, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("stop_room", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Starts a stopped room again from its files.
+ */
+async resumeRoom(id: string) : Promise<Result<RoomSummary, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("resume_room", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Restarts a wedged room: a fresh container over the same files.
+ */
+async restartRoom(id: string) : Promise<Result<RoomSummary, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("restart_room", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Deletes a room and everything kept of it.
+ */
+async deleteRoom(id: string) : Promise<Result<null, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("delete_room", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Pushes a room's time limit back by `minutes`.
+ */
+async extendRoom(id: string, minutes: number) : Promise<Result<RoomSummary, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("extend_room", { id, minutes }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Writes a zip of the room's code and notes into the Downloads folder; returns its path.
+ */
+async exportRoom(id: string) : Promise<Result<string, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("export_room", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * A new link to a room for `role`, valid `hours` (default 24).
+ */
+async issueLink(room: string, role: Role, hours: number | null) : Promise<Result<RoomLink, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("issue_link", { room, role, hours }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The links of a room (without their tokens).
+ */
+async listLinks(room: string) : Promise<Result<LinkInfo[], ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("list_links", { room }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Revokes one link; its open sockets close at once.
+ */
+async revokeLink(room: string, link: string) : Promise<Result<null, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("revoke_link", { room, link }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * What the window needs to open a room as an interviewer.
+ */
+async windowSession(room: string) : Promise<Result<WindowSession, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("window_session", { room }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The interviewer's private notes on a room.
+ */
+async notes(room: string) : Promise<Result<Notes, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("notes", { room }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Saves the interviewer's private notes on a room.
+ */
+async saveNotes(room: string, body: string) : Promise<Result<Notes, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_notes", { room, body }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The settings in effect.
+ */
+async settings() : Promise<Settings> {
+    return await TAURI_INVOKE("settings");
+},
+/**
+ * Checks, stores and applies new settings; returns them as stored.
+ */
+async saveSettings(settings: Settings) : Promise<Result<Settings, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_settings", { settings }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The catalog's images and whether the engine has them.
+ */
+async images() : Promise<Result<ImageState[], ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("images") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Pulls a language's image, reporting progress on `progress`.
+ */
+async prepareImage(language: string, progress: TAURI_CHANNEL<Progress>) : Promise<Result<ImageState, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("prepare_image", { language, progress }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Puts `text` on the system clipboard.
+ */
+async copyText(text: string) : Promise<Result<null, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("copy_text", { text }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Carries out the interviewer's answer to "rooms are live: close how?".
+ */
+async closeWindow(choice: CloseChoice) : Promise<Result<null, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("close_window", { choice }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
 /** user-defined events **/
 
 
+export const events = __makeEvents__<{
+backendEvent: BackendEvent,
+closeRequested: CloseRequested
+}>({
+backendEvent: "backend-event",
+closeRequested: "close-requested"
+})
 
 /** user-defined constants **/
 
@@ -47,6 +265,27 @@ async appInfo() : Promise<AppInfo> {
 
 /** user-defined types **/
 
+/**
+ * One thing that happened.
+ */
+export type AppEvent = 
+/**
+ * A room changed state.
+ */
+{ kind: "room_status"; room: string; status: string; error: string | null } | 
+/**
+ * A line of progress while a room's image is pulled.
+ */
+{ kind: "pull_progress"; room: string; line: string } | 
+/**
+ * Someone joined or left a room (for the interviewer's notifications; never sent into a
+ * room).
+ */
+{ kind: "presence"; room: string; name: string; role: string; joined: boolean } | 
+/**
+ * The room reaches its time limit soon and will stop then unless extended.
+ */
+{ kind: "stop_soon"; room: string; stop_at: number }
 /**
  * What the interviewer's window shows about the app itself.
  */
@@ -63,6 +302,34 @@ data_dir: string;
  * The room server's state.
  */
 room_server: RoomServer }
+/**
+ * Something the backend announced (room status, progress, presence, stop warnings).
+ */
+export type BackendEvent = AppEvent
+/**
+ * How the window was asked to close: what the interviewer chose.
+ */
+export type CloseChoice = 
+/**
+ * Stop every live room, then quit.
+ */
+"stop_rooms_and_quit" | 
+/**
+ * Quit; rooms keep running and are re-attached at the next start.
+ */
+"quit_keep_rooms" | 
+/**
+ * Hide the window; the app stays in the tray.
+ */
+"keep_in_tray"
+/**
+ * The window was asked to close while rooms are live: the page asks how.
+ */
+export type CloseRequested = { 
+/**
+ * How many rooms are running.
+ */
+live_rooms: number }
 /**
  * What the interviewer is told about the container engine.
  */
@@ -132,6 +399,178 @@ export type ErrorCode =
  */
 "runtime"
 /**
+ * One catalog language's image and whether the engine has it.
+ */
+export type ImageState = { 
+/**
+ * Catalog id.
+ */
+language: string; 
+/**
+ * Shown to people.
+ */
+name: string; 
+/**
+ * The image reference.
+ */
+image: string; 
+/**
+ * Whether the engine has it (rooms of this language start without a pull).
+ */
+present: boolean }
+/**
+ * A catalog language as the new-room form shows it.
+ */
+export type LanguageChoice = { 
+/**
+ * Catalog id.
+ */
+id: string; 
+/**
+ * Shown to people.
+ */
+name: string; 
+/**
+ * The image its rooms run.
+ */
+image: string; 
+/**
+ * The files a room of it starts with.
+ */
+starter: StarterFile[] }
+/**
+ * A link as listed (without its token, which is never stored).
+ */
+export type LinkInfo = { 
+/**
+ * The link's id.
+ */
+id: string; 
+/**
+ * Who it is for.
+ */
+role: Role; 
+/**
+ * When it was made, milliseconds since the epoch.
+ */
+created_at: number; 
+/**
+ * When it stops working, milliseconds since the epoch.
+ */
+expires_at: number; 
+/**
+ * When it was revoked, if it was.
+ */
+revoked_at: number | null }
+/**
+ * What a new room is made of.
+ */
+export type NewRoom = { 
+/**
+ * Shown in the rooms list.
+ */
+name: string; 
+/**
+ * Catalog id.
+ */
+language: string; 
+/**
+ * Whether the candidate may type in the terminal (interviewers always may).
+ */
+candidate_terminal: boolean; 
+/**
+ * Whether the room reaches the engine's default network.
+ */
+network: boolean; 
+/**
+ * Seconds until it stops by itself; `None` means the default (24 hours).
+ */
+time_limit_secs?: number | null; 
+/**
+ * Resource limits; unset fields keep the defaults.
+ */
+limits?: RoomLimits; 
+/**
+ * The files the room starts with; `None`: the language's starter files.
+ */
+starter_files?: StarterFile[] | null }
+/**
+ * A room's notes as stored.
+ */
+export type Notes = { 
+/**
+ * Markdown text; empty when none were written.
+ */
+body: string; 
+/**
+ * When they were last saved, milliseconds since the epoch; `None` when never.
+ */
+updated_at: number | null }
+/**
+ * How far a long action (creating a room, preparing an image) has come.
+ */
+export type Progress = { 
+/**
+ * 0 to 1.
+ */
+fraction: number; 
+/**
+ * What it is doing, in words.
+ */
+label: string }
+/**
+ * Who holds a link.
+ */
+export type Role = 
+/**
+ * Runs the interview; may always type; may go stealthy.
+ */
+"interviewer" | 
+/**
+ * Is interviewed; may type in the terminal unless the room says otherwise.
+ */
+"candidate" | 
+/**
+ * Watches, read-only, hidden from the candidate.
+ */
+"observer"
+/**
+ * A room's resource limits. `None` keeps the default: 1 GiB, 1 CPU, 512 processes.
+ */
+export type RoomLimits = { 
+/**
+ * Memory in MiB (swap limited to the same: no extra swap), 128 to 65536.
+ */
+memory_mb: number | null; 
+/**
+ * CPUs, 0.1 to 64.
+ */
+cpus: number | null; 
+/**
+ * Processes and threads at once, 64 to 65536.
+ */
+pids: number | null }
+/**
+ * A link as issued: the URL to hand out and what it opens.
+ */
+export type RoomLink = { 
+/**
+ * `{base}/r/{room}#{token}`.
+ */
+url: string; 
+/**
+ * Who it is for.
+ */
+role: Role; 
+/**
+ * When it stops working, milliseconds since the epoch.
+ */
+expires_at: number; 
+/**
+ * The link's id, to revoke it.
+ */
+id: string }
+/**
  * The state of the room server (the HTTP/WebSocket side candidates connect to).
  */
 export type RoomServer = { 
@@ -175,6 +614,94 @@ created_at: number;
  * When it stops by itself (its time limit), milliseconds since the Unix epoch.
  */
 stop_at: number | null }
+/**
+ * Everything the settings screen edits.
+ */
+export type Settings = { 
+/**
+ * The room server's port.
+ */
+port: number; 
+/**
+ * Listen on every network interface (the LAN can reach rooms) instead of loopback only.
+ */
+lan: boolean; 
+/**
+ * The base written into links (a tunnel's or a proxy's URL); `None`: the server's own.
+ */
+public_url: string | null; 
+/**
+ * Every route is served under this prefix (`""` or `/p`).
+ */
+path_prefix: string; 
+/**
+ * The container engine's address; `None`: `DOCKER_HOST` or the local default.
+ */
+engine_endpoint: string | null; 
+/**
+ * Limits new rooms get unless the new-room form says otherwise.
+ */
+default_limits: RoomLimits; 
+/**
+ * A new room stops by itself after this many hours unless given its own limit.
+ */
+auto_stop_hours: number; 
+/**
+ * Stopped rooms are deleted after this many days.
+ */
+retention_days: number; 
+/**
+ * The window's theme.
+ */
+theme: Theme; 
+/**
+ * The interviewer's name as others in a room see it.
+ */
+display_name: string }
+/**
+ * A file a new room starts with.
+ */
+export type StarterFile = { 
+/**
+ * Relative to `/interview`.
+ */
+path: string; 
+/**
+ * Its text.
+ */
+content: string }
+/**
+ * Light, dark, or whatever the OS prefers.
+ */
+export type Theme = 
+/**
+ * Follow the OS.
+ */
+"system" | 
+/**
+ * Always light.
+ */
+"light" | 
+/**
+ * Always dark.
+ */
+"dark"
+/**
+ * What the interviewer's window needs to open a room.
+ */
+export type WindowSession = { 
+/**
+ * Room id.
+ */
+room: string; 
+/**
+ * `ws://127.0.0.1:PORT[/prefix]`.
+ */
+ws_base: string; 
+/**
+ * An interviewer token.
+ */
+token: string }
 
 /** tauri-specta globals **/
 
