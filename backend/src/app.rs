@@ -248,10 +248,17 @@ impl App {
             Ok(ok) => ok,
             Err(source) => {
                 let err = Error::Listen { addr, source };
-                self.set_room_server(RoomServer {
-                    url: None,
-                    error: Some(err.to_string()),
-                });
+                // A server already listening keeps serving: only a first bind that fails
+                // leaves the room server down.
+                let serving = lock(&self.inner.listener)
+                    .as_ref()
+                    .is_some_and(|t| !t.is_cancelled());
+                if !serving {
+                    self.set_room_server(RoomServer {
+                        url: None,
+                        error: Some(err.to_string()),
+                    });
+                }
                 return Err(err);
             }
         };
@@ -416,14 +423,6 @@ impl App {
         if moved && listening {
             if let Err(e) = self.listen(next.listen_addr()).await {
                 *lock(&self.inner.addressing) = old_addressing;
-                // The old server still runs: say so again rather than the failed bind.
-                let old = lock(&self.inner.listener).clone();
-                if old.is_some_and(|t| !t.is_cancelled()) {
-                    self.set_room_server(RoomServer {
-                        url: Some(format!("http://{}", prev.listen_addr())),
-                        error: None,
-                    });
-                }
                 return Err(e);
             }
         }

@@ -322,6 +322,33 @@ async fn issue_for(
     Ok((token, id, expires_at))
 }
 
+/// The token of the window's link to `room` while it has an hour or more left: signed again
+/// from its row (the same claims give the same token), so opening a room again adds no row.
+async fn window_token(db: &SqlitePool, keys: &Keys, room: &str) -> Result<Option<String>, Error> {
+    let row: Option<(String, i64, i64)> = sqlx::query_as(
+        "SELECT id, created_at, expires_at FROM links
+         WHERE room_id = ? AND window = 1 AND revoked_at IS NULL AND expires_at > ?
+         ORDER BY expires_at DESC LIMIT 1",
+    )
+    .bind(room)
+    .bind(now_ms() + 3_600_000)
+    .fetch_optional(db)
+    .await?;
+    let Some((id, created_at, expires_at)) = row else {
+        return Ok(None);
+    };
+    let claims = Claims {
+        room: room.to_string(),
+        role: Role::Interviewer,
+        exp: (expires_at / 1000) as u64,
+        iat: (created_at / 1000) as u64,
+        jti: id,
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+        .map(Some)
+        .map_err(|e| Error::Runtime(format!("cannot sign the link: {e}")))
+}
+
 /// Checks `token` for `room`: signature, room, expiry, revocation, then whether the room is
 /// open. The checks that need no database come first.
 pub async fn admit(
@@ -489,15 +516,21 @@ impl crate::App {
             local.trim_start_matches("http"),
             self.addressing().path_prefix
         );
-        let (token, _, _) = issue_for(
-            &self.inner.db,
-            &self.inner.keys,
-            &rec.id,
-            Role::Interviewer,
-            WINDOW_LINK_SECS,
-            true,
-        )
-        .await?;
+        let token = match window_token(&self.inner.db, &self.inner.keys, &rec.id).await? {
+            Some(token) => token,
+            None => {
+                issue_for(
+                    &self.inner.db,
+                    &self.inner.keys,
+                    &rec.id,
+                    Role::Interviewer,
+                    WINDOW_LINK_SECS,
+                    true,
+                )
+                .await?
+                .0
+            }
+        };
         Ok(WindowSession {
             room: rec.id,
             ws_base,

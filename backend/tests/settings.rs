@@ -91,6 +91,11 @@ async fn settings_move_the_room_server_and_survive_a_restart() {
         healthy(second, "/team").await,
         "the running server is untouched"
     );
+    assert_eq!(
+        app.info().room_server.url,
+        Some(format!("http://127.0.0.1:{second}")),
+        "and still shown as running"
+    );
 
     // Invalid values are refused with a reason.
     let err = app
@@ -317,6 +322,16 @@ async fn the_window_opens_a_room_through_loopback_with_a_link_nobody_else_sees()
         app.list_links(&room.id).await.unwrap().is_empty(),
         "not listed"
     );
+    let again = app.window_session(&room.id).await.unwrap();
+    assert_eq!(
+        again.token, session.token,
+        "opening the room again reuses the link"
+    );
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM links WHERE window = 1")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
     app.revoke_links(&room.id, backend::tokens::Revoke::All)
         .await
         .unwrap();

@@ -72,14 +72,9 @@ pub async fn create_room(
     room: NewRoom,
     progress: Channel<Progress>,
 ) -> Result<RoomSummary, ErrorBody> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
-    let forward = tokio::spawn(async move {
-        while let Some(p) = rx.recv().await {
-            let _ = progress.send(p);
-        }
-    });
+    let (tx, forwarded) = forward(progress);
     let created = app.create_room_reporting(room, Some(tx)).await;
-    let _ = forward.await;
+    let _ = forwarded.await;
     Ok(created?)
 }
 
@@ -242,14 +237,9 @@ pub async fn prepare_image(
     language: String,
     progress: Channel<Progress>,
 ) -> Result<ImageState, ErrorBody> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
-    let forward = tokio::spawn(async move {
-        while let Some(p) = rx.recv().await {
-            let _ = progress.send(p);
-        }
-    });
+    let (tx, forwarded) = forward(progress);
     let done = app.prepare_image(&language, Some(tx)).await;
-    let _ = forward.await;
+    let _ = forwarded.await;
     Ok(done?)
 }
 
@@ -303,6 +293,23 @@ pub async fn close_window(
         CloseChoice::QuitKeepRooms => handle.exit(0),
     }
     Ok(())
+}
+
+/// A sender for the backend's progress whose messages reach the page on `channel`; the task
+/// ends once the sender is dropped and every message is passed on.
+fn forward(
+    channel: Channel<Progress>,
+) -> (
+    tokio::sync::mpsc::Sender<Progress>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
+    let task = tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            let _ = channel.send(p);
+        }
+    });
+    (tx, task)
 }
 
 fn invalid(message: &str) -> ErrorBody {

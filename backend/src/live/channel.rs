@@ -243,7 +243,7 @@ async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => break (0, String::new()),
-                Some(Err(_)) => break (close::TOO_BIG, "message too big or broken".into()),
+                Some(Err(e)) => break super::read_failure(&e),
             },
         }
     };

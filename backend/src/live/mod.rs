@@ -291,3 +291,14 @@ pub async fn enter(
     };
     Some((admitted, hub, reg))
 }
+
+/// How a socket whose read failed ends: a message over the size limit is told so (1009); a
+/// broken connection gets no close frame (code 0: nobody is there to read it).
+pub(crate) fn read_failure(e: &axum::Error) -> (u16, String) {
+    let text = e.to_string();
+    if text.contains("too long") || text.contains("too big") {
+        (yjs::close::TOO_BIG, "message too big".into())
+    } else {
+        (0, String::new())
+    }
+}

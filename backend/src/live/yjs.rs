@@ -128,13 +128,7 @@ async fn serve(app: App, room: String, token: String, stealth: bool, mut socket:
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => break (0, String::new()),
-                Some(Err(e)) => {
-                    let too_big = e.to_string().contains("too long") || e.to_string().contains("too big");
-                    if too_big {
-                        break (close::TOO_BIG, "message too big".into());
-                    }
-                    break (0, String::new());
-                }
+                Some(Err(e)) => break super::read_failure(&e),
             },
         }
     };
