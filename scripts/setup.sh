@@ -37,7 +37,8 @@ packages=(build-essential pkg-config file libssl-dev libwebkit2gtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev docker.io)
 if [ "$purpose" = test ]; then
   # nginx: the reverse-proxy test runs its own instance (the system service is not started).
-  packages+=(chromium xvfb xauth imagemagick webkit2gtk-driver busybox-static nginx-light xclip)
+  packages+=(chromium xvfb xauth imagemagick webkit2gtk-driver busybox-static nginx-light xclip
+    dbus-daemon python3-xlib)
 fi
 missing=()
 for p in "${packages[@]}"; do

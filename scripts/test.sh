@@ -62,7 +62,7 @@ desktop_build() {
 desktop_e2e() {
   INTERVIEW_PLATFORM_APP=$target_dir/release/interview-platform ARTIFACTS=$artifacts \
     INTERVIEW_PLATFORM_SERVER=$target_dir/debug/interview-platform-server \
-    xvfb-run -a -s "-screen 0 1280x800x24" node --test ui/e2e/desktop.test.mjs
+    dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" node --test ui/e2e/desktop.test.mjs
 }
 
 step "install what is missing" setup

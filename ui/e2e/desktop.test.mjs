@@ -64,6 +64,34 @@ async function shot(name) {
   writeFileSync(join(artifactsDir(), `desktop-${name}.png`), await driver.screenshot());
 }
 
+/** Does to the window what a window manager would (see x11-window.py). */
+const x11 = (command) =>
+  execFileSync('/usr/bin/python3', [
+    join(import.meta.dirname, 'x11-window.py'),
+    command,
+    'Interview Platform',
+  ])
+    .toString()
+    .trim();
+
+/** Starts the app a second time; resolves with its exit code. */
+function secondStart() {
+  const child = spawn(app, [], {
+    stdio: 'ignore',
+    env: { ...process.env, INTERVIEW_PLATFORM_DATA_DIR: dataDir },
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('a second start did not end: single instance is not enforced'));
+    }, 20_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
 const text = async (css) => driver.text(await driver.find(css));
 const value = (css) =>
   driver.execute('return document.querySelector(arguments[0])?.value ?? null', [css]);
@@ -239,7 +267,41 @@ test('notes and settings survive a restart; the rooms are re-attached', async ()
   assert.equal(Number(await value('[data-testid="setting-retention"]')), 14);
 });
 
+test('a second start shows the running window; closing with a live room asks what to do', async () => {
+  assert.ok(process.env.DBUS_SESSION_BUS_ADDRESS, 'run under a D-Bus session (dbus-run-session)');
+  // A second start hands over to the running app and ends.
+  assert.equal(await secondStart(), 0);
+  assert.match(await driver.title(), /Interview Platform/, 'the first one runs on');
+
+  // Closing the window while the room runs asks; "keep in the tray" hides the window only.
+  x11('close');
+  await driver.waitFor('[data-testid="close-dialog"]');
+  await shot('close-dialog');
+  await driver.clickOn('[data-testid="close-keep_in_tray"]');
+  await driver.until('the window hidden', async () => x11('state') === 'hidden');
+  assert.equal(cli(dataDir, ['rooms', 'list'])[0].status, 'ready', 'the app still serves');
+  // Starting the app again brings the window back.
+  assert.equal(await secondStart(), 0);
+  await driver.until('the window shown again', async () => x11('state') === 'shown');
+
+  // "Stop the rooms and quit": the app ends, the room is stopped with its files kept.
+  x11('close');
+  // The app may end before WebDriver answers the click.
+  await driver.clickOn('[data-testid="close-stop_rooms_and_quit"]').catch(() => {});
+  await driver.until('the app gone', async () => x11('state') === 'gone', 60_000);
+  const server = await startServer({ dataDir });
+  try {
+    assert.equal(cli(dataDir, ['rooms', 'list'])[0].status, 'stopped');
+  } finally {
+    await server.stop();
+  }
+  // The app is gone; its WebDriver session is not.
+  await driver.close().catch(() => {});
+  await openApp();
+});
+
 test('an engine endpoint that points nowhere leads to the diagnostics', async () => {
+  await driver.clickOn('[data-testid="nav-settings"]');
   const nowhere = `tcp://127.0.0.1:${await freePort()}`;
   await driver.fill('[data-testid="setting-engine"]', nowhere);
   await driver.clickOn('[data-testid="save-settings"]');
