@@ -5,7 +5,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +27,17 @@ let driver;
 let browser;
 let roomId = null;
 let serverPort;
+let recorder;
+const notificationsFile = join(mkdtempSync(join(tmpdir(), 'ip-notes-')), 'notifications.jsonl');
+
+/** What the app asked the desktop to notify, as the stand-in service recorded it. */
+const notifications = () =>
+  existsSync(notificationsFile)
+    ? readFileSync(notificationsFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -74,6 +92,32 @@ const x11 = (command) =>
     .toString()
     .trim();
 
+/**
+ * Clicks a button that hides the window or ends the app. The click is made from the page,
+ * after the command has returned: a WebDriver click may wait for an answer that never comes.
+ */
+async function clickFromPage(testid) {
+  await driver.waitFor(`[data-testid="${testid}"]`);
+  await driver.execute(
+    'const b = document.querySelector(arguments[0]); setTimeout(() => b.click(), 50); return true;',
+    [`[data-testid="${testid}"]`],
+  );
+}
+
+/** Kills every process started with this test's data dir in its environment. */
+function killAppsOn(dir) {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (env.includes(`INTERVIEW_PLATFORM_DATA_DIR=${dir}`) && Number(pid) !== process.pid) {
+        process.kill(Number(pid), 'SIGKILL');
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+}
+
 /** Starts the app a second time; resolves with its exit code. */
 function secondStart() {
   const child = spawn(app, [], {
@@ -111,6 +155,18 @@ before(async () => {
       env: { ...process.env, INTERVIEW_PLATFORM_DATA_DIR: dataDir },
     },
   );
+  // No notification service runs under Xvfb: a stand-in on the session bus records them.
+  recorder = spawn(
+    '/usr/bin/python3',
+    [join(import.meta.dirname, 'notification-recorder.py'), notificationsFile],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise((resolve, reject) => {
+    recorder.stdout.once('data', resolve);
+    recorder.once('exit', (code) => reject(new Error(`the notification stand-in ended (${code})`)));
+  });
   const base = `http://127.0.0.1:${port}`;
   await waitForDriver(base);
   driver = new WebDriver(base);
@@ -124,6 +180,9 @@ after(async () => {
     await driver?.close().catch(() => {});
   } finally {
     driverProcess?.kill('SIGTERM');
+    recorder?.kill('SIGTERM');
+    // A test that failed midway may leave an app behind (hidden in the tray, say).
+    killAppsOn(dataDir);
     if (roomId) {
       // The app is gone: the headless server on the same data dir removes the room.
       await new Promise((r) => setTimeout(r, 1000));
@@ -220,6 +279,9 @@ test('a room made in the window: a candidate joins by the copied link, types and
   await driver.until('the candidate among the participants', async () =>
     /Ada/.test(await text('[data-testid="participants"]')),
   );
+  await driver.until('a notification that the candidate joined', async () =>
+    notifications().some((n) => n.summary === 'Ada joined' && n.body === 'Room: Pairing with Ada'),
+  );
   await driver.until('the candidate’s text in the window’s editor', async () =>
     /typed-by-ada/.test(await text('.cm-content')),
   );
@@ -245,6 +307,9 @@ test('a room made in the window: a candidate joins by the copied link, types and
   );
   await shot('room');
   await page.close();
+  await driver.until('a notification that the candidate left', async () =>
+    notifications().some((n) => n.summary === 'Ada left'),
+  );
 });
 
 test('notes and settings survive a restart; the rooms are re-attached', async () => {
@@ -277,17 +342,37 @@ test('a second start shows the running window; closing with a live room asks wha
   x11('close');
   await driver.waitFor('[data-testid="close-dialog"]');
   await shot('close-dialog');
-  await driver.clickOn('[data-testid="close-keep_in_tray"]');
+  await clickFromPage('close-keep_in_tray');
   await driver.until('the window hidden', async () => x11('state') === 'hidden');
   assert.equal(cli(dataDir, ['rooms', 'list'])[0].status, 'ready', 'the app still serves');
   // Starting the app again brings the window back.
   assert.equal(await secondStart(), 0);
   await driver.until('the window shown again', async () => x11('state') === 'shown');
 
+  // "Quit and keep the rooms": the room's container runs on; the next start re-attaches it,
+  // in a window of the size it had.
+  await driver.setRect({ width: 1100, height: 720 });
+  x11('close');
+  await clickFromPage('close-quit_keep_rooms');
+  await driver.until('the app gone', async () => x11('state') === 'gone', 30_000);
+  const running = execFileSync('docker', [
+    'inspect',
+    '-f',
+    '{{.State.Running}}',
+    `interview-platform-room-${roomId}`,
+  ]);
+  assert.equal(running.toString().trim(), 'true');
+  await driver.close().catch(() => {});
+  await openApp();
+  const rect = await driver.rect();
+  assert.deepEqual([rect.width, rect.height], [1100, 720], 'the window size is remembered');
+  await driver.until('the room re-attached', async () =>
+    /ready/.test(await text('[data-testid="room-status"]')),
+  );
+
   // "Stop the rooms and quit": the app ends, the room is stopped with its files kept.
   x11('close');
-  // The app may end before WebDriver answers the click.
-  await driver.clickOn('[data-testid="close-stop_rooms_and_quit"]').catch(() => {});
+  await clickFromPage('close-stop_rooms_and_quit');
   await driver.until('the app gone', async () => x11('state') === 'gone', 60_000);
   const server = await startServer({ dataDir });
   try {

@@ -72,6 +72,14 @@ export class WebDriver {
     return Buffer.from(await this.#call('GET', `/session/${this.session}/screenshot`), 'base64');
   }
 
+  rect() {
+    return this.#call('GET', `/session/${this.session}/window/rect`);
+  }
+
+  setRect(rect) {
+    return this.#call('POST', `/session/${this.session}/window/rect`, rect);
+  }
+
   click(element) {
     return this.#call('POST', `/session/${this.session}/element/${element}/click`, {});
   }
