@@ -38,7 +38,7 @@ packages=(build-essential pkg-config file libssl-dev libwebkit2gtk-4.1-dev
 if [ "$purpose" = test ]; then
   # nginx: the reverse-proxy test runs its own instance (the system service is not started).
   packages+=(chromium xvfb xauth imagemagick webkit2gtk-driver busybox-static nginx-light xclip
-    dbus-daemon python3-xlib)
+    dbus-daemon python3-xlib unzip)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -55,7 +55,7 @@ pub enum Error {
         fix: String,
     },
     /// The room's image is missing and could not be pulled.
-    #[error("image {image} is not on this machine and no registry could provide it ({reason}). Build it offline (scripts/offline-images.sh) or connect to a registry")]
+    #[error("image {image} is not on this machine and no registry could provide it ({reason}). Connect to a registry and prepare it on the Engine screen (or `docker pull {image}`), or load it with `docker load`")]
     ImageMissing {
         /// The image reference.
         image: String,

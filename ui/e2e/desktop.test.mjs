@@ -22,6 +22,8 @@ import { artifactsDir, cli, CHROMIUM_ARGS, startServer, testCatalog } from './he
 
 const app = process.env.INTERVIEW_PLATFORM_APP;
 const dataDir = mkdtempSync(join(tmpdir(), 'ip-desktop-'));
+// The app's own home: its window state and exports stay out of the real one.
+const home = mkdtempSync(join(tmpdir(), 'ip-desktop-home-'));
 let driverProcess;
 let driver;
 let browser;
@@ -104,6 +106,20 @@ async function clickFromPage(testid) {
   );
 }
 
+/** Chooses a language in the new-room form once the catalog is there. */
+async function pickLanguage(id) {
+  await driver.until(`the language ${id} chosen`, async () =>
+    driver.execute(
+      `const s = document.querySelector('[data-testid="language"]');
+       if (!s || ![...s.options].some((o) => o.value === arguments[0])) return false;
+       s.value = arguments[0];
+       s.dispatchEvent(new Event('change', { bubbles: true }));
+       return true;`,
+      [id],
+    ),
+  );
+}
+
 /** Kills every process started with this test's data dir in its environment. */
 function killAppsOn(dir) {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -122,7 +138,7 @@ function killAppsOn(dir) {
 function secondStart() {
   const child = spawn(app, [], {
     stdio: 'ignore',
-    env: { ...process.env, INTERVIEW_PLATFORM_DATA_DIR: dataDir },
+    env: { ...process.env, INTERVIEW_PLATFORM_DATA_DIR: dataDir, HOME: home },
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -152,7 +168,7 @@ before(async () => {
     ['--port', String(port), '--native-port', String(nativePort)],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, INTERVIEW_PLATFORM_DATA_DIR: dataDir },
+      env: { ...process.env, INTERVIEW_PLATFORM_DATA_DIR: dataDir, HOME: home },
     },
   );
   // No notification service runs under Xvfb: a stand-in on the session bus records them.
@@ -240,15 +256,15 @@ test('settings are saved, applied at once, and move the room server', async () =
 test('a room made in the window: a candidate joins by the copied link, types and pastes', async () => {
   await driver.clickOn('[data-testid="nav-new"]');
   await driver.fill('[data-testid="room-name-input"]', 'Pairing with Ada');
-  await driver.until('the catalog loaded', async () =>
-    driver.execute(
-      `const s = document.querySelector('[data-testid="language"]');
-       if (!s || ![...s.options].some((o) => o.value === 'bash')) return false;
-       s.value = 'bash';
-       s.dispatchEvent(new Event('change', { bubbles: true }));
-       return true;`,
-    ),
-  );
+  // Go's image is not on this machine and no registry is reachable: the form says so and
+  // nothing is left of the room.
+  await pickLanguage('go');
+  await driver.clickOn('[data-testid="create"]');
+  const failure = await driver.waitForText('[data-testid="create-error"]', 60_000);
+  assert.match(failure, /is not on this machine and no registry could provide it/);
+  await shot('new-room-failed');
+  assert.deepEqual(cli(dataDir, ['rooms', 'list']), [], 'nothing half-made');
+  await pickLanguage('bash');
   await shot('new-room');
   await driver.clickOn('[data-testid="create"]');
   await driver.waitFor('[data-testid="room"]', 60_000);
@@ -305,11 +321,24 @@ test('a room made in the window: a candidate joins by the copied link, types and
   await driver.until('the notes saved', async () =>
     /Saved at/.test(await text('[data-testid="notes-status"]')),
   );
+  // Extend: the time left grows by a quarter of an hour.
+  const before = await text('[data-testid="time-left"]');
+  assert.match(before, /^59 min left/);
+  await driver.clickOn('[data-testid="extend"]');
+  await driver.until('the room extended', async () =>
+    /^1 h 14 min left/.test(await text('[data-testid="time-left"]')),
+  );
   await shot('room');
-  await page.close();
+
+  // Revoking the candidate's link puts the candidate out at once, with a page that says why.
+  await driver.clickOn('[data-testid="revoke-link"]');
+  await page.getByTestId('closed').waitFor({ timeout: 15_000 });
+  assert.match(await page.getByTestId('closed').innerText(), /expired|revoked/i);
+  await page.screenshot({ path: join(artifactsDir(), 'desktop-candidate-revoked.png') });
   await driver.until('a notification that the candidate left', async () =>
     notifications().some((n) => n.summary === 'Ada left'),
   );
+  await page.close();
 });
 
 test('notes and settings survive a restart; the rooms are re-attached', async () => {
@@ -402,4 +431,36 @@ test('an engine endpoint that points nowhere leads to the diagnostics', async ()
   await driver.fill('[data-testid="setting-engine"]', '');
   await driver.clickOn('[data-testid="save-settings"]');
   assert.match(await driver.waitForText('[data-testid="settings-status"]'), /Saved/);
+});
+
+test('the home exports a room with its notes and deletes it after asking', async () => {
+  await driver.clickOn('[data-testid="nav-home"]');
+  await driver.waitFor('[data-testid="room-row"]');
+  await shot('home-rooms');
+  await driver.clickOn('[data-testid="export-room"]');
+  const saved = await driver.waitForText('[data-testid="rooms-notice"]', 30_000);
+  const zip = saved.replace(/^Saved /, '');
+  assert.ok(zip.startsWith(home), `saved under the home folder: ${saved}`);
+  const listing = execFileSync('unzip', ['-l', zip]).toString();
+  assert.match(listing, /INTERVIEW-NOTES\.md/);
+  assert.match(listing, /main\.sh/);
+
+  await driver.clickOn('[data-testid="delete-room"]');
+  await driver.waitFor('[data-testid="confirm-delete"]');
+  await shot('delete');
+  await driver.clickOn('[data-testid="confirm-delete"]');
+  await driver.waitForText('[data-testid="rooms-empty"]', 30_000);
+  const left = execFileSync('docker', [
+    'ps',
+    '-aq',
+    '--filter',
+    `label=app.interview-platform.room=${roomId}`,
+  ]);
+  assert.equal(left.toString().trim(), '', 'the container is gone');
+  roomId = null;
+
+  // With no room running, closing the window just quits.
+  x11('close');
+  await driver.until('the app gone', async () => x11('state') === 'gone', 30_000);
+  await driver.close().catch(() => {});
 });
