@@ -120,6 +120,7 @@ fn ask_to_close(handle: &AppHandle) {
             .unwrap_or(0)
     });
     if live == 0 {
+        tracing::info!("no room is running: quitting");
         handle.exit(0);
         return;
     }
@@ -184,10 +185,41 @@ fn notify(handle: &AppHandle, who: &str, room: &str, joined: bool) {
     });
 }
 
-/// Starts the app: the backend in-process, then the window.
+/// Starts the app: the backend in-process, then the window. A second start hands over to the
+/// running one and ends.
 pub fn run() {
+    let app = match builder().build(context()) {
+        Ok(app) => app,
+        // The instance this one would hand over to went away while it started: once it is
+        // gone, this one is the instance. (Plugins start before anything of the app opens.)
+        Err(tauri::Error::PluginInitialization(plugin, why)) if plugin == "single-instance" => {
+            eprintln!("the other instance went away ({why}): starting again");
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            builder()
+                .build(context())
+                .expect("the desktop app could not be built")
+        }
+        Err(e) => panic!("the desktop app could not be built: {e}"),
+    };
+
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            if let Some(core) = handle.try_state::<App>() {
+                tauri::async_runtime::block_on(core.shutdown());
+            }
+        }
+    });
+}
+
+/// The app's configuration and embedded page.
+fn context() -> tauri::Context<tauri::Wry> {
+    tauri::generate_context!()
+}
+
+/// The app with its plugins, commands, start-up and window handling.
+fn builder() -> tauri::Builder<tauri::Wry> {
     let ipc = ipc_builder();
-    let app = tauri::Builder::default()
+    tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|handle, _args, _cwd| {
             show_main(handle);
         }))
@@ -230,21 +262,12 @@ pub fn run() {
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
                 if window.label() == "main" {
+                    tracing::info!("window close requested");
                     api.prevent_close();
                     ask_to_close(window.app_handle());
                 }
             }
         })
-        .build(tauri::generate_context!())
-        .expect("the desktop app could not be built");
-
-    app.run(|handle, event| {
-        if let RunEvent::Exit = event {
-            if let Some(core) = handle.try_state::<App>() {
-                tauri::async_runtime::block_on(core.shutdown());
-            }
-        }
-    });
 }
 
 /// Keeps the log file writer alive for the app's lifetime.
