@@ -379,6 +379,18 @@ test('a room made in the window: a candidate joins by the copied link, types and
   );
   await shot('room');
 
+  // Restart: a fresh container over the same files; the candidate's text is still there.
+  await driver.clickOn('[data-testid="restart"]');
+  await driver.until(
+    'the room restarted',
+    async () => /restarted/.test(await text('[data-testid="room-message"]')),
+    60_000,
+  );
+  await driver.until('the terminal back after the restart', async () =>
+    /\/interview \$/.test(await text('.xterm-rows')),
+  );
+  assert.match(await text('.cm-content'), /typed-by-ada/);
+
   // Revoking the candidate's link puts the candidate out at once, with a page that says why.
   await driver.clickOn('[data-testid="revoke-link"]');
   await page.getByTestId('closed').waitFor({ timeout: 15_000 });
