@@ -38,7 +38,9 @@ packages=(build-essential pkg-config file libssl-dev libwebkit2gtk-4.1-dev
 if [ "$purpose" = test ]; then
   # nginx: the reverse-proxy test runs its own instance (the system service is not started).
   packages+=(chromium xvfb xauth imagemagick webkit2gtk-driver busybox-static nginx-light xclip
-    dbus-daemon python3-xlib unzip)
+    dbus-daemon python3-xlib unzip
+    # The package tests: reading the .rpm, and the privilege step the updater installs with.
+    rpm sudo)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs the whole test suite: formatting, lints, Rust tests
 # against a real Docker engine and SQLite file, UI checks and unit tests, the room page in
-# Chromium, and the desktop window under Xvfb through WebDriver. Prints each step's time.
+# Chromium, the desktop window under Xvfb through WebDriver, and the packages: built, the
+# .deb installed and updated through the app's updater. Prints each step's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -43,7 +44,7 @@ ui_build() { (cd ui && npm run build --silent); }
 fmt() { cargo fmt --all -- --check; }
 clippy() { cargo clippy --workspace --all-targets --locked -- -D warnings; }
 insider_static() {
-  INTERVIEW_PLATFORM_INSIDER=$(bash scripts/build-insider.sh) &&
+  INTERVIEW_PLATFORM_INSIDER=$(bash scripts/build-insider.sh --stage) &&
     export INTERVIEW_PLATFORM_INSIDER &&
     { file "$INTERVIEW_PLATFORM_INSIDER" | grep -Eq 'static(-pie)? linked|statically linked' ||
       { echo "insider is not static: $(file "$INTERVIEW_PLATFORM_INSIDER")"; return 1; }; }
@@ -55,14 +56,35 @@ browser_e2e() {
   INTERVIEW_PLATFORM_SERVER=$target_dir/debug/interview-platform-server ARTIFACTS=$artifacts \
     node --test ui/e2e/room-page.test.mjs ui/e2e/live-room.test.mjs ui/e2e/proxy.test.mjs
 }
-desktop_build() {
-  (cd src-tauri && ../ui/node_modules/.bin/tauri build --no-bundle --ci) &&
-    cp "$INTERVIEW_PLATFORM_INSIDER" "$target_dir/release/insider"
+# The packages are built as the release workflow builds them, but trusting the test key
+# (src-tauri/tests/updater): this version's .deb and .rpm, a newer .deb to update to, and the
+# headless server's tar.gz. The window tests run the app binary of this version.
+packages=$target_dir/packages
+under_test=$target_dir/desktop-under-test
+desktop_packages() {
+  local version next
+  version=$(node -p 'require("./tauri.conf.json").version') &&
+    next=$(node -p 'const [a, b, c] = process.argv[1].split("."); `${a}.${b}.${+c + 1}`' "$version") &&
+    rm -rf "$packages" "$under_test" && mkdir -p "$under_test" &&
+    TAURI_SIGNING_PRIVATE_KEY=$(cat src-tauri/tests/updater/test.key) TAURI_SIGNING_PRIVATE_KEY_PASSWORD='' \
+      bash scripts/bundle.sh --config src-tauri/tests/updater/test.conf.json --out "$packages" &&
+    cp "$target_dir/release/interview-platform" "$under_test/" &&
+    cp "$INTERVIEW_PLATFORM_INSIDER" "$under_test/insider-$(uname -m)" &&
+    TAURI_SIGNING_PRIVATE_KEY=$(cat src-tauri/tests/updater/test.key) TAURI_SIGNING_PRIVATE_KEY_PASSWORD='' \
+      bash scripts/bundle.sh --bundles deb --config src-tauri/tests/updater/test.conf.json \
+      --version "$next" --out "$packages" &&
+    bash scripts/package-server.sh "$packages" &&
+    ls -l "$packages"
 }
 desktop_e2e() {
-  INTERVIEW_PLATFORM_APP=$target_dir/release/interview-platform ARTIFACTS=$artifacts \
+  INTERVIEW_PLATFORM_APP=$under_test/interview-platform ARTIFACTS=$artifacts \
     INTERVIEW_PLATFORM_SERVER=$target_dir/debug/interview-platform-server \
     dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" node --test ui/e2e/desktop.test.mjs
+}
+packages_e2e() {
+  INTERVIEW_PLATFORM_PACKAGES=$packages ARTIFACTS=$artifacts \
+    INTERVIEW_PLATFORM_SERVER=$target_dir/debug/interview-platform-server \
+    dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" node --test ui/e2e/packages.test.mjs
 }
 
 step "install what is missing" setup
@@ -75,6 +97,7 @@ step "rust tests" rust_tests
 step "ui check, lint, vitest" ui_checks
 step "headless server build" server_build
 step "room page in chromium" browser_e2e
-step "desktop release build" desktop_build
+step "packages (deb, rpm, server)" desktop_packages
 step "desktop window (webdriver)" desktop_e2e
+step "install and update (deb)" packages_e2e
 printf '\nAll steps passed. Screenshots: %s\n' "$artifacts"

@@ -52,6 +52,8 @@ async fn main() -> anyhow::Result<()> {
         data_dir: dir.path().join("data"),
         engine_endpoint: None,
         catalog_file: Some(catalog),
+        agent_dirs: Vec::new(),
+        version: None,
     })
     .await?;
     let docker = Engine::new(None).client().await?;

@@ -28,6 +28,12 @@ pub struct AppOptions {
     /// A catalog file to apply over the built-in languages; `None` means `catalog.toml` in
     /// the data dir, when it exists.
     pub catalog_file: Option<PathBuf>,
+    /// Folders holding packaged room agent builds (`insider-<arch>`), looked in before the
+    /// executable's own folder (the desktop app passes its resources).
+    pub agent_dirs: Vec<PathBuf>,
+    /// The version the app reports (the desktop app's release version); `None`: this
+    /// library's.
+    pub version: Option<String>,
 }
 
 impl AppOptions {
@@ -38,6 +44,8 @@ impl AppOptions {
             data_dir: paths::resolve_data_dir(explicit_data_dir),
             engine_endpoint: None,
             catalog_file: None,
+            agent_dirs: Vec::new(),
+            version: None,
         }
     }
 }
@@ -58,6 +66,10 @@ pub(crate) struct Inner {
     /// Stops the room server currently listening (a settings change moves it).
     listener: Mutex<Option<CancellationToken>>,
     pub(crate) catalog: crate::catalog::Catalog,
+    /// Where the room agent builds are.
+    pub(crate) agents: crate::agent::AgentFinder,
+    /// The version reported to the window, the CLI and the room page.
+    pub(crate) version: String,
     /// The engine-side runtime, made on first use (the engine may be down at start).
     pub(crate) runtime: tokio::sync::Mutex<Option<crate::runtime::DockerRuntime>>,
     /// This app instance's id: its containers carry it as a label.
@@ -201,6 +213,10 @@ impl App {
                 settings: Mutex::new(settings),
                 listener: Mutex::new(None),
                 catalog,
+                agents: crate::agent::AgentFinder::from_env(options.agent_dirs),
+                version: options
+                    .version
+                    .unwrap_or_else(|| crate::VERSION.to_string()),
                 runtime: tokio::sync::Mutex::new(None),
                 instance,
                 live: tokio::sync::Mutex::new(std::collections::HashMap::new()),
@@ -356,7 +372,7 @@ impl App {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         AppInfo {
-            version: crate::VERSION.to_string(),
+            version: self.inner.version.clone(),
             data_dir: self.inner.data_dir.display().to_string(),
             room_server,
         }

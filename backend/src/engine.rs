@@ -132,7 +132,7 @@ fn default_endpoint() -> String {
 }
 
 /// Docker reports `amd64`/`arm64`; the agent binaries are named by Rust's arch names.
-fn normalise_arch(arch: &str) -> String {
+pub(crate) fn normalise_arch(arch: &str) -> String {
     match arch {
         "amd64" => "x86_64".into(),
         "arm64" => "aarch64".into(),

@@ -156,15 +156,25 @@ impl App {
         Ok(rt)
     }
 
-    /// The agent binary's bytes.
-    fn agent_binary(&self) -> Result<Vec<u8>, Error> {
-        let path = crate::agent::locate().map_err(Error::Runtime)?;
+    /// The bytes of the agent built for the engine's architecture.
+    async fn agent_binary(&self, rt: &DockerRuntime) -> Result<Vec<u8>, Error> {
+        let arch = rt.arch().await?;
+        let path = self.inner.agents.locate(&arch).map_err(Error::Runtime)?;
         std::fs::read(&path).map_err(|e| {
             Error::Runtime(format!(
                 "cannot read the room agent {}: {e}",
                 path.display()
             ))
         })
+    }
+
+    /// Which room agent builds this installation carries and which one the engine's rooms get.
+    pub async fn agent_status(&self) -> crate::agent::AgentStatus {
+        let arch = match self.engine().status().await {
+            crate::engine::EngineStatus::Ready { arch, .. } => Some(arch),
+            crate::engine::EngineStatus::Unreachable { .. } => None,
+        };
+        self.inner.agents.status(arch.as_deref())
     }
 
     /// The languages rooms can be for.
@@ -304,7 +314,7 @@ impl App {
         })
         .await?;
         say(0.5, "preparing the room agent".into());
-        let agent = self.agent_binary()?;
+        let agent = self.agent_binary(rt).await?;
         let volume = rt.ensure_agent_volume(&agent, &spec.image).await?;
         self.set_status(&spec.room_id, status::STARTING, None)
             .await?;

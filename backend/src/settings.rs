@@ -52,6 +52,11 @@ pub struct Settings {
     pub theme: Theme,
     /// The interviewer's name as others in a room see it.
     pub display_name: String,
+    /// Where the desktop app looks for a newer release (an update manifest's URL); `None`:
+    /// the project's release manifest.
+    pub update_endpoint: Option<String>,
+    /// Look for a newer release when the app starts.
+    pub check_updates: bool,
 }
 
 impl Default for Settings {
@@ -67,6 +72,8 @@ impl Default for Settings {
             retention_days: 30,
             theme: Theme::System,
             display_name: "Interviewer".into(),
+            update_endpoint: None,
+            check_updates: true,
         }
     }
 }
@@ -105,6 +112,23 @@ impl Settings {
             return Err(Error::Invalid(
                 "stopped rooms are kept 1 to 3650 days".into(),
             ));
+        }
+        self.update_endpoint = self
+            .update_endpoint
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty());
+        if let Some(u) = &self.update_endpoint {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && u.split("://").nth(1).is_some_and(|rest| {
+                    !rest.is_empty()
+                        && !rest.starts_with('/')
+                        && !rest.contains(char::is_whitespace)
+                });
+            if !ok {
+                return Err(Error::Invalid(format!(
+                    "the update address {u:?} must be an https:// URL of an update manifest"
+                )));
+            }
         }
         self.display_name = self.display_name.trim().to_string();
         if !(1..=60).contains(&self.display_name.chars().count()) {
@@ -185,6 +209,13 @@ mod tests {
         assert!(bad(|s| s.retention_days = 99_999).contains("days"));
         assert!(bad(|s| s.default_limits.memory_mb = Some(1)).contains("MiB"));
         assert!(bad(|s| s.display_name = "  ".into()).contains("name"));
+        assert!(bad(|s| s.update_endpoint = Some("latest.json".into())).contains("update"));
+        assert!(bad(|s| s.update_endpoint = Some("https:///x".into())).contains("update"));
+        let blank = Settings {
+            update_endpoint: Some("  ".into()),
+            ..Settings::default()
+        };
+        assert_eq!(blank.validated().unwrap().update_endpoint, None);
     }
 
     #[test]

@@ -9,6 +9,8 @@ fn options(dir: &tempfile::TempDir) -> AppOptions {
         data_dir: dir.path().join("data"),
         engine_endpoint: None,
         catalog_file: None,
+        agent_dirs: Vec::new(),
+        version: None,
     }
 }
 
@@ -210,5 +212,28 @@ async fn the_data_dir_is_private_to_its_owner() {
         & 0o777;
     assert_eq!(mode, 0o700);
     assert!(backend::paths::database_file(app.data_dir()).is_file());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_agent_for_the_engines_architecture_is_chosen_and_the_version_is_the_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(AppOptions {
+        version: Some("7.8.9".into()),
+        ..options(&dir)
+    })
+    .await
+    .unwrap();
+    assert_eq!(app.info().version, "7.8.9");
+    let status = app.agent_status().await;
+    // The engine runs on this machine: its architecture is this machine's.
+    assert_eq!(status.engine_arch.as_deref(), Some(std::env::consts::ARCH));
+    assert!(status.problem.is_none(), "{:?}", status.problem);
+    let chosen = std::path::PathBuf::from(status.chosen.expect("an agent is chosen"));
+    assert_eq!(
+        backend::agent::file_arch(&chosen),
+        Some(std::env::consts::ARCH)
+    );
+    assert!(status.available.iter().any(|a| a == std::env::consts::ARCH));
     app.shutdown().await;
 }

@@ -128,7 +128,9 @@ fn tar_with(name: &str, bytes: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn the_static_agent_runs_in_an_offline_busybox_image() {
-    let insider = backend::agent::locate().expect("the static agent is built");
+    let insider = backend::agent::AgentFinder::from_env(vec![])
+        .locate(std::env::consts::ARCH)
+        .expect("the static agent is built");
     let bytes = std::fs::read(&insider).unwrap();
     let docker = Engine::new(None).client().await.expect("engine reachable");
     docker

@@ -145,6 +145,8 @@ async fn app_through(dir: &tempfile::TempDir, engine: &FlakyEngine) -> common::T
             data_dir: dir.path().join("data"),
             engine_endpoint: Some(engine.endpoint()),
             catalog_file: Some(catalog),
+            agent_dirs: Vec::new(),
+            version: None,
         })
         .await
         .unwrap(),

@@ -15,6 +15,8 @@ async fn offline_app(dir: &tempfile::TempDir) -> common::TestApp {
             data_dir: dir.path().join("data"),
             engine_endpoint: None,
             catalog_file: Some(catalog.into()),
+            agent_dirs: Vec::new(),
+            version: None,
         })
         .await
         .unwrap(),

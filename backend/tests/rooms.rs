@@ -179,6 +179,8 @@ async fn an_engine_that_is_down_is_a_clear_error() {
         data_dir: dir.path().join("data"),
         engine_endpoint: Some("tcp://127.0.0.1:1".into()),
         catalog_file: None,
+        agent_dirs: Vec::new(),
+        version: None,
     })
     .await
     .unwrap();

@@ -26,7 +26,12 @@ async fn runtime() -> (DockerRuntime, common::Sweep) {
 }
 
 fn agent_binary() -> Vec<u8> {
-    std::fs::read(backend::agent::locate().expect("the static agent is built")).unwrap()
+    std::fs::read(
+        backend::agent::AgentFinder::from_env(vec![])
+            .locate(std::env::consts::ARCH)
+            .expect("the static agent is built"),
+    )
+    .unwrap()
 }
 
 fn room_id() -> String {

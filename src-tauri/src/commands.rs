@@ -295,6 +295,13 @@ pub async fn close_window(
     Ok(())
 }
 
+/// Which room agent builds this installation carries and which one the engine's rooms get.
+#[tauri::command]
+#[specta::specta]
+pub async fn agent_status(app: State<'_, App>) -> Result<backend::agent::AgentStatus, ErrorBody> {
+    Ok(app.agent_status().await)
+}
+
 /// A sender for the backend's progress whose messages reach the page on `channel`; the task
 /// ends once the sender is dropped and every message is passed on.
 fn forward(

@@ -2,6 +2,7 @@
 //! the tray, closing with live rooms, notifications — everything else lives in the backend.
 
 mod commands;
+pub mod updates;
 
 use backend::events::AppEvent;
 use backend::{App, AppOptions};
@@ -11,6 +12,10 @@ use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 use tauri_specta::Event;
+
+/// Where the app looks for a newer release unless the settings name another address.
+pub const DEFAULT_UPDATE_ENDPOINT: &str =
+    "https://github.com/interview-platform/interview-platform/releases/latest/download/latest.json";
 
 /// The path of the generated TypeScript bindings, relative to this crate.
 pub const BINDINGS_PATH: &str = "../ui/src/lib/ipc/bindings.ts";
@@ -53,8 +58,19 @@ pub fn ipc_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::prepare_image,
             commands::copy_text,
             commands::close_window,
+            commands::agent_status,
+            updates::check_update,
+            updates::pending_update,
+            updates::download_update,
+            updates::install_update,
+            updates::postpone_update,
         ])
-        .events(tauri_specta::collect_events![BackendEvent, CloseRequested])
+        .events(tauri_specta::collect_events![
+            BackendEvent,
+            CloseRequested,
+            updates::UpdateAvailable,
+            updates::UpdateReadyToInstall
+        ])
 }
 
 /// Renders the TypeScript bindings as they should be on disk.
@@ -77,7 +93,7 @@ pub(crate) fn is_live(status: &str) -> bool {
 }
 
 /// Brings the main window to the front.
-fn show_main(handle: &AppHandle) {
+pub(crate) fn show_main(handle: &AppHandle) {
     if let Some(w) = handle.get_webview_window("main") {
         let _ = w.show();
         let _ = w.unminimize();
@@ -157,6 +173,7 @@ fn forward_events(handle: AppHandle, app: App) {
                     notify(&handle, name, &room_name, *joined);
                 }
             }
+            updates::on_event(&handle, &app, &ev).await;
             let _ = BackendEvent(ev).emit(&handle);
         }
     });
@@ -234,10 +251,17 @@ fn builder() -> tauri::Builder<tauri::Wry> {
         )
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(updates::Updates::default())
         .invoke_handler(ipc.invoke_handler())
         .setup(move |handle| {
             ipc.mount_events(handle);
-            let options = AppOptions::resolve(None);
+            let mut options = AppOptions::resolve(None);
+            options.version = Some(handle.package_info().version.to_string());
+            // The packages carry the room agent for each architecture in the app's resources.
+            if let Ok(dir) = handle.path().resource_dir() {
+                options.agent_dirs.push(dir.join("agents"));
+            }
             let log = backend::logging::init(&options.data_dir)?;
             let core = tauri::async_runtime::block_on(App::new(options))?;
             // A busy port is shown in the window rather than stopping the app: the rooms list
@@ -252,6 +276,7 @@ fn builder() -> tauri::Builder<tauri::Wry> {
             }
             tauri::async_runtime::block_on(core.start_background());
             forward_events(handle.handle().clone(), core.clone());
+            updates::check_at_start(handle.handle().clone(), core.clone());
             handle.manage(core);
             handle.manage(LogGuardSlot(std::sync::Mutex::new(log)));
             if let Err(e) = tray(handle.handle()) {

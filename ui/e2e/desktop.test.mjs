@@ -5,21 +5,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { WebDriver } from './webdriver.mjs';
+import {
+  freePort,
+  instanceNameTaken,
+  killAppsOn,
+  processesOn,
+  waitForDriver,
+} from './desktop-helpers.mjs';
 import { artifactsDir, cli, CHROMIUM_ARGS, startServer, testCatalog } from './helpers.mjs';
 
 const app = process.env.INTERVIEW_PLATFORM_APP;
@@ -42,31 +39,6 @@ const notifications = () =>
         .filter(Boolean)
         .map((l) => JSON.parse(l))
     : [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function waitForDriver(base) {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${base}/status`);
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('tauri-driver did not start');
-}
 
 /** Starts the app (a new WebDriver session) on the test's data dir. */
 async function openApp() {
@@ -126,42 +98,6 @@ async function pickLanguage(id) {
       [id],
     ),
   );
-}
-
-/** Kills every process started with this test's data dir in its environment. */
-/** Whether a running app owns the single-instance name on the session bus. */
-function instanceNameTaken() {
-  const out = execFileSync('dbus-send', [
-    '--session',
-    '--dest=org.freedesktop.DBus',
-    '--print-reply',
-    '/org/freedesktop/DBus',
-    'org.freedesktop.DBus.NameHasOwner',
-    'string:app.interviewplatform.desktop.SingleInstance',
-  ]).toString();
-  return /boolean true/.test(out);
-}
-
-function killAppsOn(dir) {
-  for (const pid of processesOn(dir)) process.kill(pid, 'SIGKILL');
-}
-
-/** Processes started with `dir` as their data dir (of the program `exe` only, when given). */
-function processesOn(dir, exe) {
-  const wanted = exe && realpathSync(exe);
-  const found = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      if (!env.includes(`INTERVIEW_PLATFORM_DATA_DIR=${dir}`)) continue;
-      if (Number(pid) === process.pid) continue;
-      if (wanted && readlinkSync(`/proc/${pid}/exe`) !== wanted) continue;
-      found.push(Number(pid));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return found;
 }
 
 /**

@@ -34,10 +34,11 @@ export function testCatalog() {
 }
 
 /** Runs the CLI against the instance on `dataDir`; returns its one JSON value. */
-export function cli(dataDir, args) {
-  const out = execFileSync(serverBin(), ['--data-dir', dataDir, ...args, '--json'], {
+export function cli(dataDir, args, { bin = serverBin(), env = process.env } = {}) {
+  const out = execFileSync(bin, ['--data-dir', dataDir, ...args, '--json'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   return JSON.parse(out);
 }
@@ -50,10 +51,12 @@ export async function startServer({
   dataDir = mkdtempSync(join(tmpdir(), 'ip-e2e-')),
   listen = '127.0.0.1:0',
   args = [],
+  bin = serverBin(),
+  env = process.env,
 } = {}) {
-  const bin = serverBin();
   const child = spawn(bin, ['--data-dir', dataDir, 'serve', '--listen', listen, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));

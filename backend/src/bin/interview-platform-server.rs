@@ -254,6 +254,8 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let options = AppOptions {
         catalog_file: catalog,
+        agent_dirs: Vec::new(),
+        version: None,
         ..AppOptions::resolve(Some(data_dir))
     };
     let _log = backend::logging::init(&options.data_dir).with_context(|| {

@@ -91,6 +91,8 @@ pub struct DockerRuntime {
     instance: String,
     /// Agent volumes known to be complete: checked once per process, not per room.
     ready_volumes: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// The engine's architecture, asked once.
+    arch: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl DockerRuntime {
@@ -100,7 +102,21 @@ impl DockerRuntime {
             docker,
             instance: instance.into(),
             ready_volumes: Default::default(),
+            arch: Default::default(),
         }
+    }
+
+    /// The engine's architecture (`x86_64`, `aarch64`): rooms run the agent built for it.
+    pub async fn arch(&self) -> Result<String, RuntimeError> {
+        self.arch
+            .get_or_try_init(|| async {
+                let v = self.docker.version().await?;
+                Ok::<_, RuntimeError>(crate::engine::normalise_arch(
+                    v.arch.as_deref().unwrap_or("unknown"),
+                ))
+            })
+            .await
+            .cloned()
     }
 
     /// The client.

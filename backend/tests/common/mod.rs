@@ -155,6 +155,8 @@ pub async fn app_with_catalog(dir: &tempfile::TempDir, catalog: &str) -> TestApp
             data_dir: dir.path().join("data"),
             engine_endpoint: None,
             catalog_file: Some(file),
+            agent_dirs: Vec::new(),
+            version: None,
         })
         .await
         .unwrap(),

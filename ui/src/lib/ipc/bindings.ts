@@ -245,6 +245,74 @@ async closeWindow(choice: CloseChoice) : Promise<Result<null, ErrorBody>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Which room agent builds this installation carries and which one the engine's rooms get.
+ */
+async agentStatus() : Promise<Result<AgentStatus, ErrorBody>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("agent_status") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Checks for a newer release.
+ */
+async checkUpdate() : Promise<Result<UpdateInfo | null, UpdateError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("check_update") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The release found by the last check, if any.
+ */
+async pendingUpdate() : Promise<Result<UpdateInfo | null, UpdateError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("pending_update") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Downloads the release found by the last check and verifies its signature, reporting
+ * progress on `progress`. Nothing is installed.
+ */
+async downloadUpdate(progress: TAURI_CHANNEL<Progress>) : Promise<Result<UpdateInfo, UpdateError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("download_update", { progress }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Installs the downloaded release and restarts. With rooms live nothing is installed unless
+ * `stop_rooms` says to stop them first; otherwise the app offers again once they stop.
+ */
+async installUpdate(stopRooms: boolean) : Promise<Result<InstallOutcome, UpdateError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("install_update", { stopRooms }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Puts off the offer to install until asked again.
+ */
+async postponeUpdate() : Promise<Result<null, UpdateError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("postpone_update") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -253,10 +321,14 @@ async closeWindow(choice: CloseChoice) : Promise<Result<null, ErrorBody>> {
 
 export const events = __makeEvents__<{
 backendEvent: BackendEvent,
-closeRequested: CloseRequested
+closeRequested: CloseRequested,
+updateAvailable: UpdateAvailable,
+updateReadyToInstall: UpdateReadyToInstall
 }>({
 backendEvent: "backend-event",
-closeRequested: "close-requested"
+closeRequested: "close-requested",
+updateAvailable: "update-available",
+updateReadyToInstall: "update-ready-to-install"
 })
 
 /** user-defined constants **/
@@ -265,6 +337,27 @@ closeRequested: "close-requested"
 
 /** user-defined types **/
 
+/**
+ * What the app knows about the room agent for an engine: which builds it carries and which
+ * one rooms get.
+ */
+export type AgentStatus = { 
+/**
+ * The engine's architecture, when the engine answered.
+ */
+engine_arch: string | null; 
+/**
+ * The architectures of the agent builds found, each once.
+ */
+available: string[]; 
+/**
+ * The build rooms get on this engine.
+ */
+chosen: string | null; 
+/**
+ * Why rooms cannot start, in plain words, when no build fits.
+ */
+problem: string | null }
 /**
  * One thing that happened.
  */
@@ -418,6 +511,18 @@ image: string;
  * Whether the engine has it (rooms of this language start without a pull).
  */
 present: boolean }
+/**
+ * What asking to install did.
+ */
+export type InstallOutcome = 
+/**
+ * Installed: the app restarts into the new version.
+ */
+{ state: "restarting" } | 
+/**
+ * Rooms are live: nothing installed; the app offers again when they have stopped.
+ */
+{ state: "deferred"; live_rooms: number }
 /**
  * A catalog language as the new-room form shows it.
  */
@@ -657,7 +762,16 @@ theme: Theme;
 /**
  * The interviewer's name as others in a room see it.
  */
-display_name: string }
+display_name: string; 
+/**
+ * Where the desktop app looks for a newer release (an update manifest's URL); `None`:
+ * the project's release manifest.
+ */
+update_endpoint: string | null; 
+/**
+ * Look for a newer release when the app starts.
+ */
+check_updates: boolean }
 /**
  * A file a new room starts with.
  */
@@ -686,6 +800,90 @@ export type Theme =
  * Always dark.
  */
 "dark"
+/**
+ * A newer release was found by the check at start.
+ */
+export type UpdateAvailable = UpdateInfo
+/**
+ * An update step's failure, in words for the interviewer.
+ */
+export type UpdateError = { 
+/**
+ * Machine-readable code.
+ */
+code: UpdateErrorCode; 
+/**
+ * What went wrong and what to do.
+ */
+message: string }
+/**
+ * Why an update step failed.
+ */
+export type UpdateErrorCode = 
+/**
+ * The update server could not be reached.
+ */
+"offline" | 
+/**
+ * The server answered with something that is not a release manifest.
+ */
+"bad_manifest" | 
+/**
+ * The release has no package for this system.
+ */
+"no_package" | 
+/**
+ * The package is not signed by the key this app trusts, or was altered.
+ */
+"bad_signature" | 
+/**
+ * Installing needs administrator rights that were not given.
+ */
+"no_permission" | 
+/**
+ * The package could not be installed.
+ */
+"install_failed" | 
+/**
+ * There is nothing to download or install (check first).
+ */
+"nothing_pending" | 
+/**
+ * The update address is not usable.
+ */
+"invalid"
+/**
+ * A newer release.
+ */
+export type UpdateInfo = { 
+/**
+ * The version on offer.
+ */
+version: string; 
+/**
+ * The version running.
+ */
+current_version: string; 
+/**
+ * What changed, as the release describes it (Markdown).
+ */
+notes: string | null; 
+/**
+ * When it was published (RFC 3339).
+ */
+date: string | null; 
+/**
+ * Its package is downloaded and verified, ready to install.
+ */
+downloaded: boolean; 
+/**
+ * Installing waits for the live rooms to stop.
+ */
+waiting_for_rooms: boolean }
+/**
+ * Installing was put off while rooms were live; they have all stopped now.
+ */
+export type UpdateReadyToInstall = UpdateInfo
 /**
  * What the interviewer's window needs to open a room.
  */
