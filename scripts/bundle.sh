@@ -17,12 +17,14 @@ out=$root/dist
 bundles=
 version=
 configs=(--config "$root/src-tauri/bundle.conf.json")
+# An absolute path (macOS has no `realpath -m`).
+abs() { mkdir -p "$(dirname "$1")" && echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --bundles) bundles=$2; shift 2 ;;
-    --config) configs+=(--config "$(realpath "$2")"); shift 2 ;;
+    --config) configs+=(--config "$(abs "$2")"); shift 2 ;;
     --version) version=$2; shift 2 ;;
-    --out) out=$(realpath -m "$2"); shift 2 ;;
+    --out) out=$(abs "$2"); shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done

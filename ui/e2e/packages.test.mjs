@@ -17,6 +17,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
@@ -41,7 +42,21 @@ const dataDir = mkdtempSync(join(tmpdir(), 'ip-pkg-'));
 const home = mkdtempSync(join(tmpdir(), 'ip-pkg-home-'));
 const work = mkdtempSync(join(tmpdir(), 'ip-pkg-work-'));
 // The installed app must find the agent it carries, not a developer's build.
-const appEnv = { ...process.env, INTERVIEW_PLATFORM_DATA_DIR: dataDir, HOME: home };
+// A stand-in for the administrator prompt, first on the app's PATH: while `refuseFile` exists
+// it refuses, as a cancelled password prompt would; otherwise it runs the real sudo.
+const standIns = mkdtempSync(join(tmpdir(), 'ip-pkg-bin-'));
+const refuseFile = join(standIns, 'refuse');
+writeFileSync(
+  join(standIns, 'sudo'),
+  `#!/bin/sh\nif [ -e '${refuseFile}' ]; then echo 'sudo: a password is required' >&2; exit 1; fi\nexec /usr/bin/sudo "$@"\n`,
+  { mode: 0o755 },
+);
+const appEnv = {
+  ...process.env,
+  INTERVIEW_PLATFORM_DATA_DIR: dataDir,
+  HOME: home,
+  PATH: `${standIns}:${process.env.PATH}`,
+};
 delete appEnv.INTERVIEW_PLATFORM_INSIDER;
 
 let current; // the version the packages were built as
@@ -120,6 +135,14 @@ async function shot(name) {
 }
 
 const text = async (css) => driver.text(await driver.find(css));
+
+async function setUpdateAddress(url) {
+  await driver.clickOn('[data-testid="nav-settings"]');
+  await driver.fill('[data-testid="setting-update-endpoint"]', url);
+  // Saving clears the last status at once; the new one comes with the answer.
+  await driver.clickOn('[data-testid="save-settings"]');
+  assert.match(await driver.waitForText('[data-testid="settings-status"]'), /Saved/);
+}
 
 async function checkForUpdates() {
   await driver.clickOn('[data-testid="nav-settings"]');
@@ -240,7 +263,7 @@ test('the installed app starts, shows its home, and rooms get the agent it carri
   assert.equal(room.status, 'ready');
 });
 
-test('an equal or lower version is no update', async () => {
+test('an update server that does not answer is said so; an equal or lower version is no update', async () => {
   const sameVersion = release(
     'same',
     current,
@@ -248,10 +271,16 @@ test('an equal or lower version is no update', async () => {
     readFileSync(`${pkg(current, 'deb')}.sig`),
   );
   serve(sameVersion, current);
-  await driver.clickOn('[data-testid="nav-settings"]');
-  await driver.fill('[data-testid="setting-update-endpoint"]', `${updateBase}/latest.json`);
-  await driver.clickOn('[data-testid="save-settings"]');
-  assert.match(await driver.waitForText('[data-testid="settings-status"]'), /Saved/);
+  // Nothing answers: the check says so.
+  const closed = await freePort();
+  await setUpdateAddress(`http://127.0.0.1:${closed}/latest.json`);
+  await checkForUpdates();
+  const offline = await text('[data-testid="update-error"]');
+  assert.match(offline, new RegExp(`127\\.0\\.0\\.1:${closed}.* could not be reached`));
+  assert.match(offline, /Check the network connection or the update address/);
+  await shot('update-offline');
+
+  await setUpdateAddress(`${updateBase}/latest.json`);
   await checkForUpdates();
   assert.match(await text('[data-testid="update-none"]'), /newest version/);
 
@@ -337,10 +366,24 @@ test('found at start; with a room live the install waits, is offered when it sto
   cli(dataDir, ['rooms', 'stop', roomId]);
   await driver.waitFor('[data-testid="update-offer"]');
   await shot('update-offer');
-  await driver.waitFor('[data-testid="update-offer-install"]');
-  // The app restarts: the click is made from the page, the answer never comes.
+  // The administrator prompt is refused: the app says so and nothing changes.
+  writeFileSync(refuseFile, '');
+  await driver.clickOn('[data-testid="update-offer-install"]');
+  const denied = await driver.waitForText(
+    '[data-testid="update-banner"] [data-testid="update-error"]',
+  );
+  assert.match(denied, /administrator rights/);
+  assert.match(denied, /Nothing was changed/);
+  await shot('update-denied');
+  assert.equal(installedVersion(), current, 'nothing installed');
+  assert.equal(processesOn(dataDir, APP).length, 1, 'the app still runs');
+
+  // Allowed this time. The app restarts: the click is made from the page, the answer never
+  // comes.
+  rmSync(refuseFile);
+  await driver.waitFor('[data-testid="update-banner"] [data-testid="update-install"]');
   await driver.execute(
-    `const b = document.querySelector('[data-testid="update-offer-install"]');
+    `const b = document.querySelector('[data-testid="update-banner"] [data-testid="update-install"]');
      setTimeout(() => b.click(), 50); return true;`,
   );
   const deadline = Date.now() + 120_000;
