@@ -456,33 +456,86 @@ fn run_shell(shared: &Arc<Shared>, dir: &Path) -> io::Result<Option<u32>> {
     Ok(status)
 }
 
-/// Moves PTY output to the backend, coalescing small reads for up to [`COALESCE_WINDOW`].
+/// Output smaller than this with nothing queued behind it is sent at once: it is an echo or a
+/// prompt, and someone is waiting for it.
+pub const INTERACTIVE_BYTES: usize = 256;
+
+/// PTY output read but not sent yet, beyond which the reader waits (the shell then blocks on
+/// a full PTY, as it would on a slow terminal).
+const PENDING_OUTPUT_MAX: usize = 1024 * 1024;
+
+/// PTY output between the reading thread and the sending one.
+#[derive(Default)]
+struct OutputQueue {
+    data: Vec<u8>,
+    /// The sender sleeps until output arrives: the reader wakes it.
+    sender_waiting: bool,
+    /// The reader waits for room: the sender wakes it.
+    reader_waiting: bool,
+    /// The PTY closed.
+    closed: bool,
+}
+
+/// Moves PTY output to the backend. A little output with nothing behind it (an echo, a
+/// prompt) goes at once; more (a program streaming output) is gathered for up to
+/// [`COALESCE_WINDOW`] into fewer, larger frames. The reader only wakes the sender when it
+/// sleeps for want of output, not for every read: a stream of small reads costs one wakeup
+/// per frame, not one per read.
 fn pump_output(shared: Arc<Shared>, mut reader: Box<dyn Read + Send>) {
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(64);
-    let read_thread = thread::spawn(move || loop {
-        // Read straight into the buffer that is sent on: no copy per read.
-        let mut buf = vec![0u8; READ_BYTES];
-        match reader.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                buf.truncate(n);
-                if tx.send(buf).is_err() {
+    let queue = Arc::new((
+        Mutex::new(OutputQueue::default()),
+        std::sync::Condvar::new(),
+    ));
+    let read_thread = {
+        let queue = queue.clone();
+        thread::spawn(move || {
+            let (lock_q, cv) = &*queue;
+            let mut buf = vec![0u8; READ_BYTES];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => 0,
+                    Ok(n) => n,
+                };
+                let mut q = lock(lock_q);
+                if n == 0 {
+                    q.closed = true;
+                    cv.notify_all();
                     return;
                 }
+                q.data.extend_from_slice(&buf[..n]);
+                if q.sender_waiting {
+                    cv.notify_all();
+                }
+                while q.data.len() >= PENDING_OUTPUT_MAX && !q.closed {
+                    q.reader_waiting = true;
+                    q = cv.wait(q).unwrap_or_else(|p| p.into_inner());
+                }
+                q.reader_waiting = false;
             }
+        })
+    };
+    let (lock_q, cv) = &*queue;
+    loop {
+        let mut q = lock(lock_q);
+        while q.data.is_empty() && !q.closed {
+            q.sender_waiting = true;
+            q = cv.wait(q).unwrap_or_else(|p| p.into_inner());
         }
-    });
-    while let Ok(first) = rx.recv() {
-        let mut chunk = first;
-        chunk.reserve(COALESCE_MAX.saturating_sub(chunk.len()));
-        let deadline = Instant::now() + COALESCE_WINDOW;
-        while chunk.len() < COALESCE_MAX {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(more) => chunk.extend_from_slice(&more),
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
-            }
+        q.sender_waiting = false;
+        if q.data.is_empty() {
+            break; // closed, and everything sent
         }
+        if q.data.len() >= INTERACTIVE_BYTES && q.data.len() < COALESCE_MAX && !q.closed {
+            drop(q);
+            thread::sleep(COALESCE_WINDOW);
+            q = lock(lock_q);
+        }
+        // All of it: what is beyond one frame's size goes as several frames.
+        let chunk = std::mem::take(&mut q.data);
+        if q.reader_waiting {
+            cv.notify_all();
+        }
+        drop(q);
         lock(&shared.scrollback).push(&chunk);
         if chunk.len() <= MAX_CHUNK {
             shared.send(

@@ -14,6 +14,9 @@ import { cli, startServer, testCatalog } from '../e2e/helpers.mjs';
 const EDITS = Number(process.env.EDITS ?? 300);
 const ECHOES = Number(process.env.ECHOES ?? 300);
 const BULK_BYTES = Number(process.env.BULK_BYTES ?? 20_000_000);
+// Rounds, each measuring the room and its baseline one after the other (the order swapped
+// every round), so drift on the machine weighs on both alike.
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
 // `edit` or `terminal`: measure one part only.
 const ONLY = process.env.ONLY ?? '';
 
@@ -205,30 +208,64 @@ async function main() {
   try {
     const edits = ONLY !== 'terminal';
     const terms = ONLY !== 'edit';
-    const oursEdit = edits ? await editLatency(`${wsBase}/yjs`, room.id, { token }) : [0];
-    const refEdit = edits ? await editLatency(`ws://127.0.0.1:${yPort}`, 'bench', {}) : [1];
-    const none = { echoes: [0], mbps: 0 };
-    const ours = terms
-      ? await terminalFigures(await ourTerminal(`${wsBase}/room/${room.id}?token=${token}`))
-      : none;
-    const base = terms
-      ? await terminalFigures(await terminadoTerminal(`ws://127.0.0.1:${tPort}/websocket`))
-      : none;
+    const oursEdit = [];
+    const refEdit = [];
+    const ours = { echoes: [], mbps: [] };
+    const base = { echoes: [], mbps: [] };
+    const add = (to, f) => {
+      to.echoes.push(...f.echoes);
+      to.mbps.push(f.mbps);
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      const swap = round % 2 === 1;
+      const measures = [
+        async () => {
+          if (edits) oursEdit.push(...(await editLatency(`${wsBase}/yjs`, room.id, { token })));
+          if (terms)
+            add(
+              ours,
+              await terminalFigures(await ourTerminal(`${wsBase}/room/${room.id}?token=${token}`)),
+            );
+        },
+        async () => {
+          if (edits) refEdit.push(...(await editLatency(`ws://127.0.0.1:${yPort}`, 'bench', {})));
+          if (terms)
+            add(
+              base,
+              await terminalFigures(await terminadoTerminal(`ws://127.0.0.1:${tPort}/websocket`)),
+            );
+        },
+      ];
+      if (swap) measures.reverse();
+      for (const m of measures) await m();
+    }
+    if (!edits) {
+      oursEdit.push(0);
+      refEdit.push(1);
+    }
+    if (!terms) {
+      ours.echoes.push(0);
+      base.echoes.push(0);
+    }
+    const median = (xs) => (xs.length ? pct(xs, 50) : 0);
+    ours.mbps = median(ours.mbps);
+    base.mbps = median(base.mbps);
+    const n = (xs) => `${xs.length} = ${ROUNDS} × ${xs.length / ROUNDS}`;
 
     const rows = [
       ['figure', 'room', 'baseline (same run)'],
       [
-        `edit seen by another client p50 / p99 (${EDITS})`,
+        `edit seen by another client p50 / p99 (${n(oursEdit)})`,
         `${ms(pct(oursEdit, 50))} / ${ms(pct(oursEdit, 99))}`,
         `y-websocket server ${ms(pct(refEdit, 50))} / ${ms(pct(refEdit, 99))} (p99 ratio ${(pct(oursEdit, 99) / pct(refEdit, 99)).toFixed(2)}x)`,
       ],
       [
-        `keystroke echo p50 / p99 (${ECHOES})`,
+        `keystroke echo p50 / p99 (${n(ours.echoes)})`,
         `${ms(pct(ours.echoes, 50))} / ${ms(pct(ours.echoes, 99))}`,
         `terminado ${ms(pct(base.echoes, 50))} / ${ms(pct(base.echoes, 99))}`,
       ],
       [
-        `terminal bulk output (${BULK_BYTES / 1e6} MB)`,
+        `terminal bulk output (${BULK_BYTES / 1e6} MB, median of ${ROUNDS})`,
         `${ours.mbps.toFixed(1)} MB/s`,
         `terminado ${base.mbps.toFixed(1)} MB/s`,
       ],
