@@ -403,3 +403,61 @@ async fn what_happens_in_a_room_is_recorded_in_order() {
     s.app.delete_room(&s.room).await.unwrap();
     s.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_terminal_flood_is_recorded_within_its_budget_and_the_rest_counted() {
+    use backend::eventlog::{TERM_OUT_BURST, TERM_OUT_RATE};
+    let s = common::served(CATALOG, "").await;
+    let (mut ada, _) = join(&s, Role::Interviewer, "Ada").await;
+    // Twice the burst at once, then a marker after it.
+    let flood = 2 * TERM_OUT_BURST;
+    let started = std::time::Instant::now();
+    ada.send(&C::TermInput {
+        data: format!("head -c {flood} /dev/zero | tr '\\0' x; echo; echo flood-$((2+2))\r"),
+    })
+    .await;
+    ada.see("flood-4").await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT kind, data FROM room_events WHERE room_id = ? AND kind LIKE 'term_out%' ORDER BY seq",
+        )
+        .bind(&s.room)
+        .fetch_all(s.app.db())
+        .await
+        .unwrap();
+        let recorded: u64 = rows
+            .iter()
+            .filter(|r| r.0 == "term_out")
+            .map(|r| r.1.len() as u64)
+            .sum();
+        let skipped: u64 = rows
+            .iter()
+            .filter(|r| r.0 == "term_out_gap")
+            .map(|r| String::from_utf8_lossy(&r.1).parse::<u64>().unwrap())
+            .sum();
+        let last: Vec<u8> = rows
+            .iter()
+            .rev()
+            .filter(|r| r.0 == "term_out")
+            .take(4)
+            .flat_map(|r| r.1.clone())
+            .collect();
+        if String::from_utf8_lossy(&last).contains("flood-4") {
+            let allowed = TERM_OUT_BURST + (TERM_OUT_RATE as f64 * (elapsed + 1.0)) as u64;
+            assert!(recorded <= allowed, "{recorded} recorded, {allowed} allowed");
+            assert!(skipped > 0, "the flood's excess is counted");
+            // Everything the shell printed is either recorded or counted as left out.
+            assert!(recorded + skipped >= flood, "{recorded} + {skipped} < {flood}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the output after the flood was not recorded ({recorded} recorded, {skipped} skipped)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.app.delete_room(&s.room).await.unwrap();
+    s.app.shutdown().await;
+}
