@@ -303,7 +303,10 @@ mod tests {
         let mut b = Budget::new(t0);
         // A burst is recorded whole.
         for _ in 0..64 {
-            assert_eq!(kinds(&b.take(&[b'x'; 64 * 1024], t0)), [("term_out", 65536)]);
+            assert_eq!(
+                kinds(&b.take(&[b'x'; 64 * 1024], t0)),
+                [("term_out", 65536)]
+            );
         }
         // Beyond it, output is left out and counted; its end is kept.
         assert!(b.take(&[b'y'; 40 * 1024], t0).is_empty());
@@ -340,6 +343,9 @@ mod tests {
         let r = b.idle(t0 + Duration::from_millis(100));
         assert_eq!(kinds(&r), [("term_out", 15)]);
         assert_eq!(r[0].1, b"the last screen");
-        assert!(b.idle(t0 + Duration::from_secs(1)).is_empty(), "nothing held any more");
+        assert!(
+            b.idle(t0 + Duration::from_secs(1)).is_empty(),
+            "nothing held any more"
+        );
     }
 }

@@ -446,10 +446,16 @@ async fn a_terminal_flood_is_recorded_within_its_budget_and_the_rest_counted() {
             .collect();
         if String::from_utf8_lossy(&last).contains("flood-4") {
             let allowed = TERM_OUT_BURST + (TERM_OUT_RATE as f64 * (elapsed + 1.0)) as u64;
-            assert!(recorded <= allowed, "{recorded} recorded, {allowed} allowed");
+            assert!(
+                recorded <= allowed,
+                "{recorded} recorded, {allowed} allowed"
+            );
             assert!(skipped > 0, "the flood's excess is counted");
             // Everything the shell printed is either recorded or counted as left out.
-            assert!(recorded + skipped >= flood, "{recorded} + {skipped} < {flood}");
+            assert!(
+                recorded + skipped >= flood,
+                "{recorded} + {skipped} < {flood}"
+            );
             break;
         }
         assert!(
