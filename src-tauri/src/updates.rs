@@ -245,10 +245,13 @@ pub async fn check(handle: &AppHandle, app: &App) -> Result<Option<UpdateInfo>, 
             Ok(None)
         }
         Some(update) => {
-            let same = slot
-                .update
-                .as_ref()
-                .is_some_and(|u| u.version == update.version);
+            // Another release, or the same version re-signed or moved: a package downloaded
+            // for the previous one does not carry over.
+            let same = slot.update.as_ref().is_some_and(|u| {
+                u.version == update.version
+                    && u.signature == update.signature
+                    && u.download_url == update.download_url
+            });
             if !same {
                 *slot = Slot::default();
             }
