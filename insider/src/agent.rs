@@ -488,6 +488,7 @@ fn pump_output(shared: Arc<Shared>, mut reader: Box<dyn Read + Send>) {
     ));
     let read_thread = {
         let queue = queue.clone();
+        let reader_shared = shared.clone();
         thread::spawn(move || {
             let (lock_q, cv) = &*queue;
             let mut buf = vec![0u8; READ_BYTES];
@@ -501,6 +502,13 @@ fn pump_output(shared: Arc<Shared>, mut reader: Box<dyn Read + Send>) {
                     q.closed = true;
                     cv.notify_all();
                     return;
+                }
+                if q.sender_waiting && q.data.is_empty() && n < INTERACTIVE_BYTES {
+                    // An echo while the sender sleeps: sent from here, a wakeup sooner. Only
+                    // this thread adds output, so nothing can overtake it.
+                    drop(q);
+                    emit(&reader_shared, buf[..n].to_vec());
+                    continue;
                 }
                 q.data.extend_from_slice(&buf[..n]);
                 if q.sender_waiting {
@@ -536,26 +544,31 @@ fn pump_output(shared: Arc<Shared>, mut reader: Box<dyn Read + Send>) {
             cv.notify_all();
         }
         drop(q);
-        lock(&shared.scrollback).push(&chunk);
-        if chunk.len() <= MAX_CHUNK {
+        emit(&shared, chunk);
+    }
+    let _ = read_thread.join();
+}
+
+/// Keeps `chunk` for late joiners and sends it, in frames of at most [`MAX_CHUNK`].
+fn emit(shared: &Shared, chunk: Vec<u8>) {
+    lock(&shared.scrollback).push(&chunk);
+    if chunk.len() <= MAX_CHUNK {
+        shared.send(
+            0,
+            Event::PtyOutput {
+                data: ByteBuf::from(chunk),
+            },
+        );
+    } else {
+        for piece in chunk.chunks(MAX_CHUNK) {
             shared.send(
                 0,
                 Event::PtyOutput {
-                    data: ByteBuf::from(chunk),
+                    data: ByteBuf::from(piece.to_vec()),
                 },
             );
-        } else {
-            for piece in chunk.chunks(MAX_CHUNK) {
-                shared.send(
-                    0,
-                    Event::PtyOutput {
-                        data: ByteBuf::from(piece.to_vec()),
-                    },
-                );
-            }
         }
     }
-    let _ = read_thread.join();
 }
 
 /// Reports files changed inside the working directory, debounced.
