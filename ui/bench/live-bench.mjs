@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
 import { WebsocketProvider } from 'y-websocket';
 import { cli, startServer, testCatalog } from '../e2e/helpers.mjs';
 
@@ -86,6 +87,68 @@ async function editLatency(base, room, params) {
   }
   a.provider.destroy();
   b.provider.destroy();
+  return samples;
+}
+
+/**
+ * Edit propagation seen on the wire: the same updates a client makes (one character each),
+ * encoded beforehand and sent by a plain WebSocket; the time until the other plain WebSocket
+ * receives an update message. No Yjs work on either side of the measure: what is left is the
+ * server and the network stack.
+ */
+async function relayLatency(base, room, params) {
+  const url = `${base}/${room}${params.token ? `?token=${params.token}` : ''}`;
+  const sync = (sub, payload) => {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint(e, sub);
+    encoding.writeVarUint8Array(e, payload);
+    return encoding.toUint8Array(e);
+  };
+  const open = async () => {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'nodebuffer';
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    // What a stock client says first: its (empty) state.
+    ws.send(sync(0, Y.encodeStateVector(new Y.Doc())));
+    return ws;
+  };
+  // The edits, made on a local document beforehand: the first creates the file.
+  const doc = new Y.Doc();
+  const updates = [];
+  doc.on('update', (u) => updates.push(sync(2, u)));
+  const path = `relay-${Date.now()}.txt`;
+  doc.getMap('files').set(path, new Y.Text());
+  const text = doc.getMap('files').get(path);
+  for (let i = 0; i < EDITS; i++) text.insert(text.length, 'x');
+  const a = await open();
+  const b = await open();
+  await sleep(300);
+  let waiting = null;
+  b.on('message', (data) => {
+    // An update message: [0 (sync), 2 (update), ...].
+    if (waiting && data[0] === 0 && data[1] === 2) {
+      const w = waiting;
+      waiting = null;
+      w();
+    }
+  });
+  a.send(updates[0]);
+  await sleep(100);
+  const samples = [];
+  for (let i = 1; i < updates.length; i++) {
+    const seen = new Promise((resolve) => (waiting = resolve));
+    const t0 = performance.now();
+    a.send(updates[i]);
+    await seen;
+    samples.push(performance.now() - t0);
+    await sleep(2);
+  }
+  a.close();
+  b.close();
   return samples;
 }
 
@@ -210,6 +273,8 @@ async function main() {
     const terms = ONLY !== 'edit';
     const oursEdit = [];
     const refEdit = [];
+    const oursRelay = [];
+    const refRelay = [];
     const ours = { echoes: [], mbps: [] };
     const base = { echoes: [], mbps: [] };
     const add = (to, f) => {
@@ -220,7 +285,10 @@ async function main() {
       const swap = round % 2 === 1;
       const measures = [
         async () => {
-          if (edits) oursEdit.push(...(await editLatency(`${wsBase}/yjs`, room.id, { token })));
+          if (edits) {
+            oursEdit.push(...(await editLatency(`${wsBase}/yjs`, room.id, { token })));
+            oursRelay.push(...(await relayLatency(`${wsBase}/yjs`, room.id, { token })));
+          }
           if (terms)
             add(
               ours,
@@ -228,7 +296,10 @@ async function main() {
             );
         },
         async () => {
-          if (edits) refEdit.push(...(await editLatency(`ws://127.0.0.1:${yPort}`, 'bench', {})));
+          if (edits) {
+            refEdit.push(...(await editLatency(`ws://127.0.0.1:${yPort}`, 'bench', {})));
+            refRelay.push(...(await relayLatency(`ws://127.0.0.1:${yPort}`, 'bench', {})));
+          }
           if (terms)
             add(
               base,
@@ -242,6 +313,8 @@ async function main() {
     if (!edits) {
       oursEdit.push(0);
       refEdit.push(1);
+      oursRelay.push(0);
+      refRelay.push(1);
     }
     if (!terms) {
       ours.echoes.push(0);
@@ -258,6 +331,11 @@ async function main() {
         `edit seen by another client p50 / p99 (${n(oursEdit)})`,
         `${ms(pct(oursEdit, 50))} / ${ms(pct(oursEdit, 99))}`,
         `y-websocket server ${ms(pct(refEdit, 50))} / ${ms(pct(refEdit, 99))} (p99 ratio ${(pct(oursEdit, 99) / pct(refEdit, 99)).toFixed(2)}x)`,
+      ],
+      [
+        `edit relayed, on the wire p50 / p99 (${n(oursRelay)})`,
+        `${ms(pct(oursRelay, 50))} / ${ms(pct(oursRelay, 99))}`,
+        `y-websocket server ${ms(pct(refRelay, 50))} / ${ms(pct(refRelay, 99))} (p99 ratio ${(pct(oursRelay, 99) / pct(refRelay, 99)).toFixed(2)}x)`,
       ],
       [
         `keystroke echo p50 / p99 (${n(ours.echoes)})`,
