@@ -63,15 +63,16 @@ packages=$target_dir/packages
 under_test=$target_dir/desktop-under-test
 desktop_packages() {
   local version next
-  version=$(node -p 'require("./tauri.conf.json").version') &&
+  # Signed with the test key, as the release signs with the project's.
+  local -x TAURI_SIGNING_PRIVATE_KEY TAURI_SIGNING_PRIVATE_KEY_PASSWORD=''
+  TAURI_SIGNING_PRIVATE_KEY=$(cat src-tauri/tests/updater/test.key) &&
+    version=$(node -p 'require("./tauri.conf.json").version') &&
     next=$(node -p 'const [a, b, c] = process.argv[1].split("."); `${a}.${b}.${+c + 1}`' "$version") &&
     rm -rf "$packages" "$under_test" && mkdir -p "$under_test" &&
-    TAURI_SIGNING_PRIVATE_KEY=$(cat src-tauri/tests/updater/test.key) TAURI_SIGNING_PRIVATE_KEY_PASSWORD='' \
-      bash scripts/bundle.sh --config src-tauri/tests/updater/test.conf.json --out "$packages" &&
+    bash scripts/bundle.sh --config src-tauri/tests/updater/test.conf.json --out "$packages" &&
     cp "$target_dir/release/interview-platform" "$under_test/" &&
     cp "$INTERVIEW_PLATFORM_INSIDER" "$under_test/insider-$(uname -m)" &&
-    TAURI_SIGNING_PRIVATE_KEY=$(cat src-tauri/tests/updater/test.key) TAURI_SIGNING_PRIVATE_KEY_PASSWORD='' \
-      bash scripts/bundle.sh --bundles deb --config src-tauri/tests/updater/test.conf.json \
+    bash scripts/bundle.sh --bundles deb --config src-tauri/tests/updater/test.conf.json \
       --version "$next" --out "$packages" &&
     bash scripts/package-server.sh "$packages" &&
     ls -l "$packages"

@@ -130,24 +130,26 @@ impl AgentFinder {
                 )),
             };
         }
-        let found = self.found();
-        if let Some((_, p)) = found.iter().find(|(a, _)| *a == arch) {
-            return Ok(p.clone());
-        }
-        Err(no_agent_for(arch, &found))
+        pick(arch, &self.found())
     }
 
     /// [`AgentFinder::locate`]'s outcome for the engine's architecture, with what was found.
     pub fn status(&self, engine_arch: Option<&str>) -> AgentStatus {
+        let found = self.found();
         let mut available: Vec<String> = Vec::new();
-        for (a, _) in self.found() {
+        for (a, _) in &found {
             if !available.iter().any(|x| x == a) {
                 available.push(a.to_string());
             }
         }
         let (chosen, problem) = match engine_arch {
             None => (None, None),
-            Some(arch) => match self.locate(arch) {
+            // The explicit build has its own checks; otherwise what was just found decides.
+            Some(arch) => match if self.explicit.is_some() {
+                self.locate(arch)
+            } else {
+                pick(arch, &found)
+            } {
                 Ok(p) => (Some(p.display().to_string()), None),
                 Err(e) => (None, Some(e)),
             },
@@ -178,6 +180,14 @@ impl AgentFinder {
             out.extend(build_tree_candidates(d));
         }
         out
+    }
+}
+
+/// The first build found for `arch`, or why none fits.
+fn pick(arch: &str, found: &[(&'static str, PathBuf)]) -> Result<PathBuf, String> {
+    match found.iter().find(|(a, _)| *a == arch) {
+        Some((_, p)) => Ok(p.clone()),
+        None => Err(no_agent_for(arch, found)),
     }
 }
 

@@ -15,6 +15,7 @@ use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::lock;
 use crate::db::now_ms;
 
 /// Entries waiting for the writer.
@@ -131,10 +132,6 @@ pub struct EventLog {
 /// Each room's terminal output budget.
 type Budgets = Arc<Mutex<HashMap<String, Budget>>>;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl EventLog {
     /// Starts the writer on `db`; it flushes and ends when `stop` is cancelled.
     pub fn start(
@@ -157,10 +154,16 @@ impl EventLog {
     pub fn append(&self, room: &str, kind: &'static str, actor: Option<&str>, data: &[u8]) {
         if kind == "term_out" {
             let now = Instant::now();
-            let recorded = lock(&self.budgets)
-                .entry(room.to_string())
-                .or_insert_with(|| Budget::new(now))
-                .take(data, now);
+            let recorded = {
+                let mut budgets = lock(&self.budgets);
+                match budgets.get_mut(room) {
+                    Some(b) => b.take(data, now),
+                    None => budgets
+                        .entry(room.to_string())
+                        .or_insert_with(|| Budget::new(now))
+                        .take(data, now),
+                }
+            };
             for (kind, data) in recorded {
                 self.push(room, kind, None, &data);
             }

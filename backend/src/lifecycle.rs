@@ -9,6 +9,7 @@ use insider::protocol::{Event, Request};
 use sqlx::SqlitePool;
 use tokio::sync::broadcast;
 
+use crate::app::lock;
 use crate::engine::EngineStatus;
 use crate::events::AppEvent;
 use crate::rooms::{self, status, NewRoom, RoomSummary};
@@ -73,11 +74,6 @@ impl Drop for LiveRoom {
     fn drop(&mut self) {
         self.pump.abort();
     }
-}
-
-/// Locks a std mutex; a poisoned one (a panic elsewhere) still holds usable data.
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A room's own limits over the defaults. `/tmp` stays at most a quarter of the memory: its

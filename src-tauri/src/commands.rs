@@ -281,12 +281,8 @@ pub async fn close_window(
             }
         }
         CloseChoice::StopRoomsAndQuit => {
-            for room in app.list_rooms().await? {
-                if crate::is_live(&room.status) {
-                    if let Err(e) = app.stop_room(&room.id).await {
-                        tracing::warn!(room = %room.id, error = %e, "not stopped on quit");
-                    }
-                }
+            if let Err(e) = crate::stop_live_rooms(&app).await {
+                tracing::warn!(error = %e, "not every room stopped on quit");
             }
             handle.exit(0);
         }

@@ -92,6 +92,23 @@ pub(crate) fn is_live(status: &str) -> bool {
     matches!(status, "creating" | "starting" | "ready" | "stopping")
 }
 
+/// The rooms whose containers run.
+pub(crate) async fn live_rooms(app: &App) -> Vec<backend::RoomSummary> {
+    let mut rooms = app.list_rooms().await.unwrap_or_default();
+    rooms.retain(|r| is_live(&r.status));
+    rooms
+}
+
+/// Stops every live room; the first that cannot be stopped ends it with its name and why.
+pub(crate) async fn stop_live_rooms(app: &App) -> Result<(), String> {
+    for room in live_rooms(app).await {
+        app.stop_room(&room.id)
+            .await
+            .map_err(|e| format!("room \"{}\" could not be stopped ({e})", room.name))?;
+    }
+    Ok(())
+}
+
 /// Brings the main window to the front.
 pub(crate) fn show_main(handle: &AppHandle) {
     if let Some(w) = handle.get_webview_window("main") {
@@ -131,9 +148,7 @@ fn tray(handle: &AppHandle) -> tauri::Result<()> {
 /// none, the app quits.
 fn ask_to_close(handle: &AppHandle) {
     let live = handle.try_state::<App>().map_or(0, |app| {
-        tauri::async_runtime::block_on(app.list_rooms())
-            .map(|rooms| rooms.iter().filter(|r| is_live(&r.status)).count())
-            .unwrap_or(0)
+        tauri::async_runtime::block_on(live_rooms(&app)).len()
     });
     if live == 0 {
         tracing::info!("no room is running: quitting");

@@ -287,7 +287,7 @@ pub async fn on_event(handle: &AppHandle, app: &App, ev: &AppEvent) {
     }
     let updates = handle.state::<Updates>();
     let mut slot = updates.slot.lock().await;
-    if !slot.offer_when_idle || live_rooms(app).await > 0 {
+    if !slot.offer_when_idle || !crate::live_rooms(app).await.is_empty() {
         return;
     }
     slot.offer_when_idle = false;
@@ -297,13 +297,6 @@ pub async fn on_event(handle: &AppHandle, app: &App, ev: &AppEvent) {
         crate::show_main(handle);
         let _ = UpdateReadyToInstall(ready).emit(handle);
     }
-}
-
-async fn live_rooms(app: &App) -> u32 {
-    app.list_rooms()
-        .await
-        .map(|rooms| rooms.iter().filter(|r| crate::is_live(&r.status)).count() as u32)
-        .unwrap_or(0)
 }
 
 /// Checks for a newer release.
@@ -396,28 +389,19 @@ pub async fn install_update(
             "There is no downloaded update to install: download it first.",
         ));
     };
-    let live = live_rooms(&app).await;
+    let live = crate::live_rooms(&app).await.len() as u32;
     if live > 0 && !stop_rooms {
         slot.offer_when_idle = true;
         return Ok(InstallOutcome::Deferred { live_rooms: live });
     }
     slot.offer_when_idle = false;
     drop(slot);
-    if live > 0 {
-        for room in app.list_rooms().await.unwrap_or_default() {
-            if crate::is_live(&room.status) {
-                if let Err(e) = app.stop_room(&room.id).await {
-                    return Err(err(
-                        UpdateErrorCode::InstallFailed,
-                        format!(
-                            "Room \"{}\" could not be stopped ({}); nothing was installed.",
-                            room.name, e
-                        ),
-                    ));
-                }
-            }
-        }
-    }
+    crate::stop_live_rooms(&app).await.map_err(|e| {
+        err(
+            UpdateErrorCode::InstallFailed,
+            format!("The {e}; nothing was installed."),
+        )
+    })?;
     let endpoint = update.download_url.to_string();
     let version = update.version.clone();
     // The package manager (and its password prompt) blocks.

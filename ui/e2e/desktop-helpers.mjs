@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { WebDriver } from './webdriver.mjs';
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -62,4 +63,21 @@ export function processesOn(dir, exe) {
     }
   }
   return found;
+}
+
+/**
+ * A new WebDriver session (through the tauri-driver at `base`) starting `app` once the
+ * previous app on `dataDir` has ended: an app still going away holds the single-instance
+ * name, a new one would hand over to it and end, and the session would wait for a window
+ * that never comes.
+ */
+export async function openApp(base, app, dataDir) {
+  const deadline = Date.now() + 30_000;
+  while (processesOn(dataDir, app).length > 0 || instanceNameTaken()) {
+    if (Date.now() > deadline) throw new Error('the previous app did not end within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const driver = new WebDriver(base);
+  await driver.open({ browserName: 'wry', 'tauri:options': { application: app } });
+  return driver;
 }

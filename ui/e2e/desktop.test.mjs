@@ -10,13 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { WebDriver } from './webdriver.mjs';
-import {
-  freePort,
-  instanceNameTaken,
-  killAppsOn,
-  processesOn,
-  waitForDriver,
-} from './desktop-helpers.mjs';
+import { freePort, openApp as openSession, killAppsOn, waitForDriver } from './desktop-helpers.mjs';
 import { artifactsDir, cli, CHROMIUM_ARGS, startServer, testCatalog } from './helpers.mjs';
 
 const app = process.env.INTERVIEW_PLATFORM_APP;
@@ -42,15 +36,7 @@ const notifications = () =>
 
 /** Starts the app (a new WebDriver session) on the test's data dir. */
 async function openApp() {
-  // An app still going away holds the single-instance name: a new one would hand over to it
-  // and end, and the session would wait for a window that never comes.
-  const deadline = Date.now() + 30_000;
-  while (processesOn(dataDir, app).length > 0 || instanceNameTaken()) {
-    if (Date.now() > deadline) throw new Error('the previous app did not end within 30 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  driver = new WebDriver(driver.base);
-  await driver.open({ browserName: 'wry', 'tauri:options': { application: app } });
+  driver = await openSession(driver.base, app, dataDir);
 }
 
 /** Ends the app the way a crash or a kill would: rooms keep running. */

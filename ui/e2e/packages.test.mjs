@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { WebDriver } from './webdriver.mjs';
 import {
   freePort,
-  instanceNameTaken,
+  openApp as openSession,
   killAppsOn,
   processesOn,
   waitForDriver,
@@ -119,13 +119,7 @@ function serve(rel, version, bytes) {
 }
 
 async function openApp() {
-  const deadline = Date.now() + 30_000;
-  while (processesOn(dataDir, APP).length > 0 || instanceNameTaken()) {
-    if (Date.now() > deadline) throw new Error('the previous app did not end within 30 s');
-    await sleep(100);
-  }
-  driver = new WebDriver(driver.base);
-  await driver.open({ browserName: 'wry', 'tauri:options': { application: APP } });
+  driver = await openSession(driver.base, APP, dataDir);
   await driver.waitFor('[data-testid="nav-home"]');
 }
 
