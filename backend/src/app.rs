@@ -59,6 +59,8 @@ pub struct App {
 pub(crate) struct Inner {
     pub(crate) data_dir: PathBuf,
     pub(crate) db: SqlitePool,
+    /// The connection the rooms' events are written through.
+    pub(crate) writer: db::Writer,
     /// The container engine; replaced when the endpoint setting changes.
     engine: Mutex<Engine>,
     /// The settings as stored.
@@ -180,7 +182,9 @@ impl App {
     /// required to be up: its status is reported, not assumed.
     pub async fn new(options: AppOptions) -> Result<App, Error> {
         create_private_dir(&options.data_dir)?;
-        let db = db::open(&paths::database_file(&options.data_dir)).await?;
+        let db_file = paths::database_file(&options.data_dir);
+        let db = db::open(&db_file).await?;
+        let writer = db::Writer::open(&db_file)?;
         let settings = crate::settings::load(&db).await?;
         let engine = Engine::new(
             options
@@ -199,7 +203,7 @@ impl App {
         let keys = crate::tokens::Keys::load_or_create(&options.data_dir)?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let log = crate::eventlog::EventLog::start(db.clone(), shutdown.clone(), &tasks);
+        let log = crate::eventlog::EventLog::start(writer.clone(), shutdown.clone(), &tasks);
         tracing::info!(data_dir = %options.data_dir.display(), engine = engine.endpoint(), "app started");
         let addressing = Addressing {
             public_url: settings.public_url.clone(),
@@ -209,6 +213,7 @@ impl App {
             inner: Arc::new(Inner {
                 data_dir: options.data_dir,
                 db,
+                writer,
                 engine: Mutex::new(engine),
                 settings: Mutex::new(settings),
                 listener: Mutex::new(None),

@@ -18,6 +18,9 @@ pub enum Error {
     /// The database could not be opened or queried.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A write through the event writer failed.
+    #[error("database error: {0}")]
+    Write(#[from] rusqlite::Error),
     /// A migration failed to apply.
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -98,7 +101,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::DataDir { .. } => ErrorCode::DataDir,
-            Error::Database(_) | Error::Migration(_) => ErrorCode::Database,
+            Error::Database(_) | Error::Write(_) | Error::Migration(_) => ErrorCode::Database,
             Error::Listen { .. } => ErrorCode::Listen,
             Error::Server(_) => ErrorCode::Server,
             Error::RoomNotFound(_) => ErrorCode::RoomNotFound,

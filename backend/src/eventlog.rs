@@ -11,12 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::lock;
-use crate::db::now_ms;
+use crate::db::{now_ms, Writer};
 
 /// Entries waiting for the writer.
 const QUEUE: usize = 16 * 1024;
@@ -135,7 +134,7 @@ type Budgets = Arc<Mutex<HashMap<String, Budget>>>;
 impl EventLog {
     /// Starts the writer on `db`; it flushes and ends when `stop` is cancelled.
     pub fn start(
-        db: SqlitePool,
+        db: Writer,
         stop: CancellationToken,
         tasks: &tokio_util::task::TaskTracker,
     ) -> EventLog {
@@ -187,7 +186,7 @@ impl EventLog {
 }
 
 async fn write(
-    db: SqlitePool,
+    db: Writer,
     mut rx: mpsc::Receiver<Entry>,
     stop: CancellationToken,
     dropped: Arc<AtomicU64>,
@@ -269,27 +268,26 @@ async fn write(
     }
 }
 
-async fn flush(db: &SqlitePool, batch: &mut Vec<Entry>) -> Result<(), sqlx::Error> {
+async fn flush(db: &Writer, batch: &mut Vec<Entry>) -> Result<(), crate::Error> {
     if batch.is_empty() {
         return Ok(());
     }
-    let mut tx = db.begin().await?;
-    for e in batch.drain(..) {
-        // A room deleted meanwhile has no row to refer to: skip its events.
-        sqlx::query(
-            "INSERT INTO room_events (room_id, at_ms, kind, actor, data)
-             SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?)",
-        )
-        .bind(&e.room)
-        .bind(e.at_ms)
-        .bind(e.kind)
-        .bind(&e.actor)
-        .bind(&e.data)
-        .bind(&e.room)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
+    let entries = std::mem::take(batch);
+    db.write_batch(move |c| {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            // A room deleted meanwhile has no row to refer to: skip its events.
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO room_events (room_id, at_ms, kind, actor, data)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
+            )?;
+            for e in &entries {
+                insert.execute(rusqlite::params![e.room, e.at_ms, e.kind, e.actor, e.data])?;
+            }
+        }
+        tx.commit()
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::collections::{HashSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,10 +37,6 @@ pub const CHANGE_DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Most keystrokes held while no shell runs.
 const PENDING_INPUT_MAX: usize = 64 * 1024;
-
-/// Outgoing messages waiting for stdout. When the backend stops reading, senders block: the
-/// shell is slowed down rather than memory growing.
-const OUTBOX: usize = 256;
 
 /// How the agent is set up.
 #[derive(Debug, Clone)]
@@ -90,7 +86,10 @@ struct Session {
 
 /// State shared by the agent's threads.
 struct Shared {
-    out: SyncSender<FromAgent>,
+    /// Where replies and events go, written by the thread that has them (no hop to a
+    /// writing thread on the way of a keystroke's echo). When the backend stops reading,
+    /// senders block: the shell is slowed down rather than memory growing.
+    out: Mutex<Output>,
     session: Mutex<Option<Session>>,
     scrollback: Mutex<Scrollback>,
     size: Mutex<PtySize>,
@@ -113,8 +112,9 @@ impl Shared {
     }
 
     fn send(&self, reply_to: u32, body: Event) {
-        // Fails only when the writer is gone, i.e. the agent is shutting down.
-        let _ = self.out.send(FromAgent { reply_to, body });
+        let mut frame = Vec::new();
+        push_message(&FromAgent { reply_to, body }, &mut frame);
+        lock(&self.out).write(&frame);
     }
 
     fn error(&self, reply_to: u32, code: ErrorCode, message: impl Into<String>) {
@@ -135,12 +135,11 @@ pub fn run(
     output: impl Write + Send + 'static,
 ) -> io::Result<()> {
     let workdir = Workdir::new(&config.workdir)?;
-    let (tx, rx) = mpsc::sync_channel::<FromAgent>(OUTBOX);
-    let writer = thread::Builder::new()
-        .name("insider-out".into())
-        .spawn(move || write_frames(rx, output))?;
     let shared = Arc::new(Shared {
-        out: tx,
+        out: Mutex::new(Output {
+            sink: Box::new(output),
+            broken: false,
+        }),
         session: Mutex::new(None),
         scrollback: Mutex::new(Scrollback::default()),
         size: Mutex::new(PtySize {
@@ -187,7 +186,7 @@ pub fn run(
 
     read_requests(&shared, &workdir, input);
 
-    // Input ended: stop the shell and every worker, then let the writer drain.
+    // Input ended: stop the shell and every worker.
     shared.stopping.store(true, Ordering::SeqCst);
     if let Some(s) = lock(&shared.session).as_mut() {
         let _ = s.killer.kill();
@@ -195,30 +194,26 @@ pub fn run(
     for w in workers {
         let _ = w.join();
     }
-    drop(shared);
-    let _ = writer.join();
     Ok(())
 }
 
-/// Encodes and writes every outgoing message, flushing after each batch.
-fn write_frames(rx: Receiver<FromAgent>, mut output: impl Write) {
-    let mut buf = Vec::with_capacity(COALESCE_MAX + 64);
-    while let Ok(msg) = rx.recv() {
-        buf.clear();
-        push_message(&msg, &mut buf);
-        // Batch whatever else is already waiting into the same write.
-        while buf.len() < COALESCE_MAX {
-            match rx.try_recv() {
-                Ok(more) => push_message(&more, &mut buf),
-                Err(_) => break,
-            }
-        }
-        if output
-            .write_all(&buf)
-            .and_then(|()| output.flush())
-            .is_err()
+/// The agent's stdout.
+struct Output {
+    sink: Box<dyn Write + Send>,
+    /// A write failed: the backend is gone, and so is everything sent after.
+    broken: bool,
+}
+
+impl Output {
+    fn write(&mut self, frame: &[u8]) {
+        if !self.broken
+            && self
+                .sink
+                .write_all(frame)
+                .and_then(|()| self.sink.flush())
+                .is_err()
         {
-            return;
+            self.broken = true;
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Entry point of the in-container agent.
 
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,7 +54,16 @@ fn main() -> ExitCode {
         shell,
         heartbeat: Some(heartbeat),
     };
-    match insider::agent::run(config, std::io::stdin().lock(), std::io::stdout()) {
+    // Frames go to stdout unbuffered, one write each: the standard handle would buffer by
+    // lines and split a frame holding a newline into two writes.
+    let stdout = match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(e) => {
+            eprintln!("insider: stdout: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match insider::agent::run(config, std::io::stdin().lock(), stdout) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("insider: {e}");

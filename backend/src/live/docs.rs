@@ -15,7 +15,7 @@ use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 use yrs::{Doc, Map, MapRef, Out, ReadTxn, StateVector, Transact, Update};
 
-use crate::db::now_ms;
+use crate::db::{now_ms, Writer};
 use crate::tokens::Role;
 use crate::Error;
 
@@ -76,19 +76,20 @@ struct State {
 
 /// One room's document and the fan-out of its changes.
 pub struct RoomDoc {
-    db: SqlitePool,
-    room: String,
+    writer: Writer,
+    room: Arc<str>,
     state: Mutex<State>,
     tx: broadcast::Sender<Outgoing>,
 }
 
 impl RoomDoc {
-    /// Loads the room's document from its stored updates.
-    pub async fn load(db: SqlitePool, room: &str) -> Result<RoomDoc, Error> {
+    /// Loads the room's document from its stored updates; changes are stored through
+    /// `writer`.
+    pub async fn load(db: &SqlitePool, writer: Writer, room: &str) -> Result<RoomDoc, Error> {
         let snapshot: Option<(Vec<u8>, i64)> =
             sqlx::query_as("SELECT data, upto_seq FROM doc_snapshots WHERE room_id = ?")
                 .bind(room)
-                .fetch_optional(&db)
+                .fetch_optional(db)
                 .await?;
         let upto = snapshot.as_ref().map(|s| s.1).unwrap_or(0);
         let mut rows: Vec<(Vec<u8>,)> = snapshot.map(|(d, _)| vec![(d,)]).unwrap_or_default();
@@ -99,7 +100,7 @@ impl RoomDoc {
             )
             .bind(room)
             .bind(upto)
-            .fetch_all(&db)
+            .fetch_all(db)
             .await?,
         );
         let doc = Doc::new();
@@ -120,8 +121,8 @@ impl RoomDoc {
             }
         }
         Ok(RoomDoc {
-            db,
-            room: room.to_string(),
+            writer,
+            room: room.into(),
             state: Mutex::new(State {
                 awareness: Awareness::new(doc),
                 files,
@@ -227,50 +228,60 @@ impl RoomDoc {
         if is_empty_update(&encoded) {
             return Ok(());
         }
-        self.store(st, &encoded, peer.role.as_str()).await?;
+        let encoded: Arc<[u8]> = encoded.into();
+        let seq = self.store(&encoded, peer.role.as_str()).await?;
         // A sanitized update goes back to its sender too: it removes what was dropped.
         let from = if sanitized { 0 } else { peer.conn };
-        self.fan_out(Message::Sync(SyncMessage::Update(encoded)), from, false);
+        self.fan_out(
+            Message::Sync(SyncMessage::Update(encoded.to_vec())),
+            from,
+            false,
+        );
+        self.stored(st, seq).await?;
         Ok(())
     }
 
     /// Commits an update to the room's event log (one statement: the update is durable when
-    /// it returns), compacting now and then.
-    async fn store(&self, st: &mut State, update: &[u8], actor: &str) -> Result<(), Error> {
-        let seq = sqlx::query(
-            "INSERT INTO room_events (room_id, at_ms, kind, actor, data) VALUES (?, ?, 'doc', ?, ?)",
-        )
-        .bind(&self.room)
-        .bind(now_ms())
-        .bind(actor)
-        .bind(update)
-        .execute(&self.db)
-        .await?
-        .last_insert_rowid();
-        st.rows += 1;
-        if st.rows >= COMPACT_AFTER {
-            self.compact(st, seq).await?;
-        }
-        Ok(())
+    /// it returns); returns its sequence number.
+    async fn store(&self, update: &Arc<[u8]>, actor: &'static str) -> Result<i64, Error> {
+        let (room, update, at) = (self.room.clone(), update.clone(), now_ms());
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO room_events (room_id, at_ms, kind, actor, data)
+                     VALUES (?, ?, 'doc', ?, ?)",
+                )?
+                .execute(rusqlite::params![&*room, at, actor, &*update])?;
+                Ok(c.last_insert_rowid())
+            })
+            .await
     }
 
-    /// Stores the whole state as of event `seq`: loading starts from it.
-    async fn compact(&self, st: &mut State, seq: i64) -> Result<(), Error> {
+    /// Counts a stored update (once it is on its way to the others); every
+    /// [`COMPACT_AFTER`] updates, stores the whole state as of event `seq`: loading starts
+    /// from it.
+    async fn stored(&self, st: &mut State, seq: i64) -> Result<(), Error> {
+        st.rows += 1;
+        if st.rows < COMPACT_AFTER {
+            return Ok(());
+        }
         let full = st
             .awareness
             .doc()
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
-        sqlx::query(
-            "INSERT INTO doc_snapshots (room_id, data, upto_seq) VALUES (?, ?, ?)
-             ON CONFLICT (room_id) DO UPDATE SET data = excluded.data, upto_seq = excluded.upto_seq",
-        )
-        .bind(&self.room)
-        .bind(&full)
-        .bind(seq)
-        .execute(&self.db)
-        .await?;
-        tracing::debug!(room = %self.room, updates = st.rows, bytes = full.len(), "document compacted");
+        let (room, bytes) = (self.room.clone(), full.len());
+        self.writer
+            .write_batch(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO doc_snapshots (room_id, data, upto_seq) VALUES (?, ?, ?)
+                     ON CONFLICT (room_id) DO UPDATE
+                     SET data = excluded.data, upto_seq = excluded.upto_seq",
+                )?
+                .execute(rusqlite::params![&*room, full, seq])
+            })
+            .await?;
+        tracing::debug!(room = %self.room, updates = st.rows, bytes, "document compacted");
         st.rows = 0;
         Ok(())
     }
@@ -327,8 +338,14 @@ impl RoomDoc {
             (result, txn.encode_update_v1())
         };
         if !is_empty_update(&encoded) {
-            self.store(&mut st, &encoded, "room").await?;
-            self.fan_out(Message::Sync(SyncMessage::Update(encoded)), 0, false);
+            let encoded: Arc<[u8]> = encoded.into();
+            let seq = self.store(&encoded, "room").await?;
+            self.fan_out(
+                Message::Sync(SyncMessage::Update(encoded.to_vec())),
+                0,
+                false,
+            );
+            self.stored(&mut st, seq).await?;
         }
         Ok(result)
     }
@@ -413,7 +430,8 @@ mod tests {
         .execute(&db)
         .await
         .unwrap();
-        let doc = RoomDoc::load(db.clone(), "r1").await.unwrap();
+        let writer = crate::db::Writer::open(&dir.path().join("db.sqlite3")).unwrap();
+        let doc = RoomDoc::load(&db, writer.clone(), "r1").await.unwrap();
         let peer = Peer {
             conn: 1,
             role: Role::Candidate,
@@ -462,7 +480,7 @@ mod tests {
         .unwrap();
         assert_eq!(events, n as i64, "the recording keeps every update");
         let want = doc.files().await;
-        let reloaded = RoomDoc::load(db.clone(), "r1").await.unwrap();
+        let reloaded = RoomDoc::load(&db, writer, "r1").await.unwrap();
         assert_eq!(reloaded.files().await, want);
         assert_eq!(want["a.txt"].len(), n);
     }

@@ -181,13 +181,14 @@ impl Hubs {
     pub async fn get_or_open(
         &self,
         db: &sqlx::SqlitePool,
+        writer: &crate::db::Writer,
         room: &str,
     ) -> Result<Arc<Hub>, crate::Error> {
         let mut rooms = self.rooms.lock().await;
         if let Some(h) = rooms.get(room) {
             return Ok(h.clone());
         }
-        let doc = docs::RoomDoc::load(db.clone(), room).await?;
+        let doc = docs::RoomDoc::load(db, writer.clone(), room).await?;
         let candidate_terminal = crate::rooms::candidate_terminal(db, room).await?;
         let hub = Arc::new(Hub {
             room: room.to_string(),
@@ -277,7 +278,12 @@ pub async fn enter(
             return None;
         }
     };
-    let hub = match app.inner.hubs.get_or_open(&app.inner.db, room).await {
+    let hub = match app
+        .inner
+        .hubs
+        .get_or_open(&app.inner.db, &app.inner.writer, room)
+        .await
+    {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(room = %room, error = %e, "room not opened for a socket");

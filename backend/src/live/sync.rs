@@ -36,7 +36,7 @@ pub fn start(app: &App, room: &str) {
     let app = app.clone();
     let room = room.to_string();
     app.inner.tasks.clone().spawn(async move {
-        let hub = match app.inner.hubs.get_or_open(&app.inner.db, &room).await {
+        let hub = match app.inner.hubs.get_or_open(&app.inner.db, &app.inner.writer, &room).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(room = %room, error = %e, "files not synced: the document did not open");

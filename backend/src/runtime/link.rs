@@ -24,9 +24,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// reading and the agent (and its shell) is slowed down: nothing is dropped silently.
 const EVENT_QUEUE: usize = 1024;
 
-/// Frames waiting to be written to the agent.
-const OUTGOING_QUEUE: usize = 256;
-
 /// Why a request to the agent failed.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum LinkError {
@@ -54,7 +51,7 @@ type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<Event>>>>;
 /// A connection to one container's agent. Cheap to clone.
 #[derive(Clone)]
 pub struct AgentLink {
-    outgoing: mpsc::Sender<Vec<u8>>,
+    input: Arc<tokio::sync::Mutex<Input>>,
     pending: Pending,
     next_id: Arc<AtomicU32>,
     closed: CancellationToken,
@@ -78,15 +75,17 @@ pub type AttachInput = Pin<Box<dyn AsyncWrite + Send>>;
 impl AgentLink {
     /// Starts the reader and writer tasks. Returns the link and the agent's own events.
     pub fn new(input: AttachInput, output: AttachOutput) -> (AgentLink, mpsc::Receiver<Event>) {
-        let (out_tx, out_rx) = mpsc::channel(OUTGOING_QUEUE);
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let pending: Pending = Arc::default();
         let closed = CancellationToken::new();
-        tokio::spawn(write_frames(input, out_rx, closed.clone()));
         tokio::spawn(read_frames(output, pending.clone(), ev_tx, closed.clone()));
         (
             AgentLink {
-                outgoing: out_tx,
+                input: Arc::new(tokio::sync::Mutex::new(Input {
+                    sink: input,
+                    unsent: Vec::new(),
+                    sent: 0,
+                })),
                 pending,
                 next_id: Arc::new(AtomicU32::new(1)),
                 closed,
@@ -143,36 +142,45 @@ impl AgentLink {
         }
     }
 
+    /// Writes a frame to the agent's stdin, from the caller's task (no hop to another task
+    /// on the way of a keystroke). A caller given up on mid-frame leaves the rest of its
+    /// frame to the next writer, who sends it first: frames never interleave.
     async fn write(&self, msg: ToAgent) -> Result<(), LinkError> {
         if self.is_closed() {
             return Err(LinkError::Closed);
         }
         let mut frame = Vec::new();
         protocol::encode(&msg, &mut frame).map_err(|e| LinkError::Encode(e.to_string()))?;
-        self.outgoing
-            .send(frame)
-            .await
-            .map_err(|_| LinkError::Closed)
+        let mut input = self.input.lock().await;
+        input.unsent.extend_from_slice(&frame);
+        let written = input.send().await;
+        if written.is_err() {
+            self.closed.cancel();
+        }
+        written
     }
 }
 
-async fn write_frames(
-    mut input: AttachInput,
-    mut frames: mpsc::Receiver<Vec<u8>>,
-    closed: CancellationToken,
-) {
-    loop {
-        let frame = tokio::select! {
-            f = frames.recv() => f,
-            _ = closed.cancelled() => None,
-        };
-        let Some(frame) = frame else {
-            return;
-        };
-        if input.write_all(&frame).await.is_err() || input.flush().await.is_err() {
-            closed.cancel();
-            return;
+/// The attach stream's input, with the bytes of frames not written yet.
+struct Input {
+    sink: AttachInput,
+    unsent: Vec<u8>,
+    /// How much of `unsent` is written.
+    sent: usize,
+}
+
+impl Input {
+    /// Writes out every pending byte. Cancel-safe: what was written is accounted for.
+    async fn send(&mut self) -> Result<(), LinkError> {
+        while self.sent < self.unsent.len() {
+            match self.sink.write(&self.unsent[self.sent..]).await {
+                Ok(0) | Err(_) => return Err(LinkError::Closed),
+                Ok(n) => self.sent += n,
+            }
         }
+        self.unsent.clear();
+        self.sent = 0;
+        self.sink.flush().await.map_err(|_| LinkError::Closed)
     }
 }
 
