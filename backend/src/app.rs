@@ -250,6 +250,13 @@ impl App {
         stop: CancellationToken,
     ) -> Result<(), Error> {
         let router = crate::http::router(self.clone(), &self.addressing().path_prefix);
+        // Keystrokes and edits are small writes that must leave at once, not wait for the
+        // acknowledgement of the previous one.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+            }
+        });
         let server = axum::serve(listener, router)
             .with_graceful_shutdown(async move { stop.cancelled().await });
         self.inner
