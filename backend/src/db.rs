@@ -194,6 +194,22 @@ impl Writer {
     }
 }
 
+/// A database in `dir` with the writer on it and one room, `r1`, for tests.
+#[cfg(test)]
+pub(crate) async fn with_room(dir: &Path) -> (SqlitePool, Writer, PathBuf) {
+    let file = dir.join("db.sqlite3");
+    let pool = open(&file).await.unwrap();
+    sqlx::query(
+        "INSERT INTO rooms (id, name, language, status, created_at, updated_at)
+         VALUES ('r1', 'R', 'bash', 'ready', 0, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let writer = Writer::open(&file).unwrap();
+    (pool, writer, file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,16 +271,7 @@ mod tests {
     #[tokio::test]
     async fn the_log_reaches_the_database_file_in_the_background() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("db.sqlite3");
-        let pool = open(&file).await.unwrap();
-        sqlx::query(
-            "INSERT INTO rooms (id, name, language, status, created_at, updated_at)
-             VALUES ('r1', 'R', 'bash', 'ready', 0, 0)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        let writer = Writer::open(&file).unwrap();
+        let (pool, writer, file) = with_room(dir.path()).await;
         let before = std::fs::metadata(&file).unwrap().len();
         for _ in 0..CHECKPOINT_EVERY {
             writer

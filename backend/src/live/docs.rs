@@ -420,17 +420,7 @@ mod tests {
     #[tokio::test]
     async fn stored_updates_are_compacted_and_load_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::open(&dir.path().join("db.sqlite3"))
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO rooms (id, name, language, status, created_at, updated_at)
-             VALUES ('r1', 'R', 'bash', 'ready', 0, 0)",
-        )
-        .execute(&db)
-        .await
-        .unwrap();
-        let writer = crate::db::Writer::open(&dir.path().join("db.sqlite3")).unwrap();
+        let (db, writer, _) = crate::db::with_room(dir.path()).await;
         let doc = RoomDoc::load(&db, writer.clone(), "r1").await.unwrap();
         let peer = Peer {
             conn: 1,
