@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,7 +83,8 @@ struct WriterInner {
     conn: std::sync::Mutex<rusqlite::Connection>,
     /// Commits since the last checkpoint began.
     commits: AtomicU64,
-    checkpointing: AtomicBool,
+    /// The checkpoints' own connection, opened by the first; held while one runs.
+    checkpointer: std::sync::Mutex<Option<rusqlite::Connection>>,
 }
 
 /// Resets [`NO_WAIT`] however the write ends.
@@ -116,7 +117,7 @@ impl Writer {
                 file: file.to_path_buf(),
                 conn: std::sync::Mutex::new(conn),
                 commits: AtomicU64::new(0),
-                checkpointing: AtomicBool::new(false),
+                checkpointer: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -172,15 +173,21 @@ impl Writer {
     /// file on a blocking thread (a passive checkpoint: writers go on meanwhile).
     fn committed(&self) {
         let inner = &self.inner;
-        if inner.commits.fetch_add(1, Ordering::Relaxed) + 1 < CHECKPOINT_EVERY
-            || inner.checkpointing.swap(true, Ordering::AcqRel)
-        {
+        if inner.commits.fetch_add(1, Ordering::Relaxed) + 1 < CHECKPOINT_EVERY {
             return;
         }
         inner.commits.store(0, Ordering::Relaxed);
         let inner = inner.clone();
         tokio::task::spawn_blocking(move || {
-            let done = rusqlite::Connection::open(&inner.file).and_then(|c| {
+            // One running already copies these commits too.
+            let Ok(mut checkpointer) = inner.checkpointer.try_lock() else {
+                return;
+            };
+            let done = match &mut *checkpointer {
+                Some(c) => Ok(c),
+                empty => rusqlite::Connection::open(&inner.file).map(|c| empty.insert(c)),
+            }
+            .and_then(|c| {
                 c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
                     Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
                 })
@@ -189,7 +196,6 @@ impl Writer {
                 Ok((log, copied)) => tracing::trace!(log, copied, "database log checkpointed"),
                 Err(e) => tracing::warn!(error = %e, "database log not checkpointed"),
             }
-            inner.checkpointing.store(false, Ordering::Release);
         });
     }
 }
