@@ -467,3 +467,96 @@ async fn a_terminal_flood_is_recorded_within_its_budget_and_the_rest_counted() {
     s.app.delete_room(&s.room).await.unwrap();
     s.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn going_stealthy_hides_the_pages_cursor_from_the_candidate_without_reconnecting() {
+    use common::ws::YClient;
+    let s = common::served(CATALOG, "").await;
+    let token = s.token(Role::Interviewer).await;
+    // Gus's page gives its two sockets the id `page-1`; a second page of the same link and an
+    // interviewer of another link stay as they are.
+    let (mut gus, _) =
+        Chan::join_page(&s.room_url(&s.room, &token), "Gus", false, Some("page-1")).await;
+    let doc_url = |token: &str, tab: &str| format!("{}&tab={tab}", s.yjs_url(&s.room, token));
+    let mut gus_doc = YClient::join(&doc_url(&token, "page-1")).await;
+    let mut other_page = YClient::join(&doc_url(&token, "page-2")).await;
+    let ada_token = s.token(Role::Interviewer).await;
+    let mut ada_doc = YClient::join(&s.yjs_url(&s.room, &ada_token)).await;
+    let mut bob_doc = YClient::join(&s.yjs_url(&s.room, &s.token(Role::Candidate).await)).await;
+    let gus_id = gus_doc.doc.client_id();
+    let other_id = other_page.doc.client_id();
+
+    gus_doc.publish(1, r#"{"user":{"name":"Gus"}}"#).await;
+    other_page.publish(1, r#"{"user":{"name":"Gus 2"}}"#).await;
+    bob_doc
+        .pump_until(
+            |c| c.saw(gus_id, 1, "Gus") && c.saw(other_id, 1, "Gus 2"),
+            false,
+        )
+        .await;
+
+    // Stealth on the channel: the candidate's cursor of Gus goes, on the socket already open.
+    gus.send(&C::Stealth { on: true }).await;
+    bob_doc
+        .pump_until(|c| c.saw(gus_id, 1, "null"), false)
+        .await;
+    // Gus moves: interviewers see it, the candidate does not (a later change of the other page
+    // shows the candidate's socket went on meanwhile).
+    gus_doc
+        .publish(2, r#"{"user":{"name":"Gus"},"cursor":2}"#)
+        .await;
+    ada_doc
+        .pump_until(|c| c.saw(gus_id, 2, "cursor"), false)
+        .await;
+    other_page
+        .publish(2, r#"{"user":{"name":"Gus 2"},"cursor":1}"#)
+        .await;
+    bob_doc
+        .pump_until(|c| c.saw(other_id, 2, "cursor"), false)
+        .await;
+    assert!(
+        !bob_doc.saw(gus_id, 2, "cursor"),
+        "the candidate saw a stealthy cursor: {:?}",
+        bob_doc.awareness
+    );
+    assert!(
+        !bob_doc.saw(other_id, 1, "null"),
+        "the link's other page was hidden too"
+    );
+
+    // Another interviewer naming the same page id hides nothing of Gus's.
+    let (mut ada, _) = Chan::join_page(
+        &s.room_url(&s.room, &ada_token),
+        "Ada",
+        false,
+        Some("page-1"),
+    )
+    .await;
+    ada.send(&C::Stealth { on: true }).await;
+    ada.send(&C::Stealth { on: false }).await;
+    gus.send(&C::Stealth { on: false }).await;
+
+    // Back: the candidate gets Gus's newest state one tick later than it knew, and so does
+    // Gus's own page, whose next state then counts.
+    bob_doc
+        .pump_until(|c| c.saw(gus_id, 3, "cursor"), false)
+        .await;
+    gus_doc
+        .pump_until(|c| c.saw(gus_id, 3, "cursor"), false)
+        .await;
+    gus_doc
+        .publish(4, r#"{"user":{"name":"Gus"},"cursor":4}"#)
+        .await;
+    bob_doc
+        .pump_until(|c| c.saw(gus_id, 4, "cursor"), false)
+        .await;
+    let bumps = bob_doc
+        .awareness
+        .iter()
+        .filter(|(id, clock, _)| *id == gus_id && *clock == 3)
+        .count();
+    assert_eq!(bumps, 1, "{:?}", bob_doc.awareness);
+
+    s.app.delete_room(&s.room).await.unwrap();
+    s.app.shutdown().await;
+}

@@ -115,6 +115,31 @@ test('an interviewer and a candidate share the editor and the terminal', async (
     return t.includes('Bob') && t.includes('Ada');
   });
 
+  // Stealthy: the candidate loses the interviewer's name and cursor at once, on the document
+  // socket already open; the interviewer's edits still reach them.
+  const docSockets = [];
+  ada.page.on('websocket', (ws) => ws.url().includes('/yjs/') && docSockets.push(ws.url()));
+  const carets = (page) => page.locator('.cm-ySelectionCaret').count();
+  await ada.page.getByLabel('Stealthy').check();
+  await until('the interviewer gone for the candidate', async () => {
+    const people = await bob.page.getByTestId('participants').innerText();
+    return !people.includes('Ada') && (await carets(bob.page)) === 0;
+  });
+  await ada.page.locator('.cm-content').click();
+  await ada.page.keyboard.type('# unseen hand\n', { delay: 15 });
+  await until('a stealthy edit at the candidate', async () =>
+    (await editorText(bob.page)).includes('# unseen hand'),
+  );
+  assert.equal(await carets(bob.page), 0, 'no cursor of a stealthy interviewer');
+  assert.ok((await carets(ada.page)) > 0, "the interviewer still sees the candidate's cursor");
+  await shot(bob.page, 'room-stealthy-interviewer');
+  await ada.page.getByLabel('Stealthy').uncheck();
+  await until('the interviewer back for the candidate', async () => {
+    const people = await bob.page.getByTestId('participants').innerText();
+    return people.includes('Ada') && (await carets(bob.page)) > 0;
+  });
+  assert.deepEqual(docSockets, [], 'the document socket was not reopened');
+
   // The terminal both ways; the Run button runs the file everyone edits.
   await bob.page.locator('.xterm').click();
   await bob.page.keyboard.type('echo from-bob-$((2+3))\n');

@@ -92,10 +92,14 @@ async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
     let role = admitted.role;
 
     // The first message says who is joining.
-    let (name, stealth) = match tokio::time::timeout(HELLO_WITHIN, socket.next()).await {
+    let (name, stealth, tab) = match tokio::time::timeout(HELLO_WITHIN, socket.next()).await {
         Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientMessage>(&t) {
-            Ok(ClientMessage::Hello { name, stealth }) => match clean_name(&name) {
-                Some(n) => (n, stealth && role == Role::Interviewer),
+            Ok(ClientMessage::Hello { name, stealth, tab }) => match clean_name(&name) {
+                Some(n) => (
+                    n,
+                    stealth && role == Role::Interviewer,
+                    tab.filter(|t| super::valid_tab(t)),
+                ),
                 None => {
                     close_with(&mut socket, close::PROTOCOL, "a name of 1 to 60 characters").await;
                     return;
@@ -149,6 +153,7 @@ async fn serve(app: App, room: String, token: String, mut socket: WebSocket) {
         hub: hub.clone(),
         id: reg.id,
         role,
+        page: tab.map(|t| (admitted.link_id.clone(), t)),
     };
     let mut ok = send(
         &mut tx,
@@ -308,6 +313,8 @@ struct Conn {
     hub: Arc<Hub>,
     id: u64,
     role: Role,
+    /// The link and the page's id, shared with the page's document socket.
+    page: Option<(String, String)>,
 }
 
 impl Conn {
@@ -516,6 +523,9 @@ impl Conn {
                 }
                 self.update_me(|p| p.hidden = on);
                 let _ = self.hub.events.send(HubEvent::Participants);
+                if let Some((link, tab)) = &self.page {
+                    self.hub.doc.set_hidden(link, tab, on).await;
+                }
                 vec![]
             }
             ClientMessage::SetCandidateTerminal { allowed } => {

@@ -36,10 +36,32 @@ const FANOUT: usize = 1024;
 pub struct Outgoing {
     /// The connection it came from (it is not sent back there); 0 for everyone.
     pub from: u64,
-    /// Not for candidates' eyes (an observer's or stealthy interviewer's presence).
-    pub hidden: bool,
+    /// Who it is for, by role.
+    pub to: Audience,
     /// The y-websocket message(s), encoded.
     pub bytes: Arc<[u8]>,
+}
+
+/// The roles a message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every connection.
+    Everyone,
+    /// Not for candidates' eyes (an observer's or stealthy interviewer's presence).
+    NotCandidates,
+    /// Candidates only (a stealthy interviewer's cursor taken away).
+    Candidates,
+}
+
+impl Audience {
+    /// Whether a connection of `role` gets the message.
+    pub fn includes(self, role: Role) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::NotCandidates => role != Role::Candidate,
+            Audience::Candidates => role == Role::Candidate,
+        }
+    }
 }
 
 /// Who is on the other end of a connection, as far as the document is concerned.
@@ -49,8 +71,17 @@ pub struct Peer {
     pub conn: u64,
     /// Its role.
     pub role: Role,
-    /// Whether candidates must not see it.
+}
+
+/// What the document knows of a connection besides its role.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// Whether candidates must not see its cursors.
     pub hidden: bool,
+    /// The link it came through and the id its page gives both its sockets (the `tab`
+    /// parameter), when the page gave one: the room channel of the same page hides or shows
+    /// its cursors (stealth) through them.
+    pub page: Option<(String, String)>,
 }
 
 /// A protocol violation: the connection is closed with this reason.
@@ -67,9 +98,10 @@ pub enum DocError {
 struct State {
     awareness: Awareness,
     files: MapRef,
-    /// Which connection publishes which awareness client id, and whether it is hidden from
-    /// candidates.
-    owners: HashMap<yrs::block::ClientID, (u64, bool)>,
+    /// Which connection publishes which awareness client id.
+    owners: HashMap<yrs::block::ClientID, u64>,
+    /// The open connections.
+    conns: HashMap<u64, Joined>,
     /// Update rows stored since the last compaction.
     rows: usize,
 }
@@ -127,21 +159,21 @@ impl RoomDoc {
                 awareness: Awareness::new(doc),
                 files,
                 owners: HashMap::new(),
+                conns: HashMap::new(),
                 rows: rows.len(),
             }),
             tx: broadcast::channel(FANOUT).0,
         })
     }
 
-    /// Sends `message` to the room's connections (not back to `from`; not to candidates when
-    /// `hidden`).
-    fn fan_out(&self, message: Message, from: u64, hidden: bool) {
+    /// Sends `message` to the room's connections in `to` (not back to `from`).
+    fn fan_out(&self, message: Message, from: u64, to: Audience) {
         let mut enc = EncoderV1::new();
         message.encode(&mut enc);
         // No connection listening is fine.
         let _ = self.tx.send(Outgoing {
             from,
-            hidden,
+            to,
             bytes: enc.to_vec().into(),
         });
     }
@@ -151,10 +183,12 @@ impl RoomDoc {
         self.tx.subscribe()
     }
 
-    /// What the server sends a connection first: its state vector (asking for what the
-    /// client has that it lacks) and the awareness states the peer may see.
-    pub async fn greeting(&self, peer: Peer) -> Vec<u8> {
-        let st = self.state.lock().await;
+    /// Registers a connection; returns what the server sends it first: its state vector
+    /// (asking for what the client has that it lacks) and the awareness states the peer may
+    /// see.
+    pub async fn join(&self, peer: Peer, joined: Joined) -> Vec<u8> {
+        let mut st = self.state.lock().await;
+        st.conns.insert(peer.conn, joined);
         let sv = st.awareness.doc().transact().state_vector();
         let mut enc = EncoderV1::new();
         Message::Sync(SyncMessage::SyncStep1(sv)).encode(&mut enc);
@@ -235,7 +269,7 @@ impl RoomDoc {
         self.fan_out(
             Message::Sync(SyncMessage::Update(encoded.to_vec())),
             from,
-            false,
+            Audience::Everyone,
         );
         self.stored(st, seq).await?;
         Ok(())
@@ -290,8 +324,8 @@ impl RoomDoc {
     /// speak for the awareness clients it introduced.
     fn awareness(&self, st: &mut State, peer: Peer, mut update: AwarenessUpdate) {
         update.clients.retain(|id, entry| {
-            let (owner, _) = *st.owners.entry(*id).or_insert((peer.conn, peer.hidden));
-            owner == peer.conn && entry.json.len() <= MAX_AWARENESS_STATE
+            *st.owners.entry(*id).or_insert(peer.conn) == peer.conn
+                && entry.json.len() <= MAX_AWARENESS_STATE
         });
         if update.clients.is_empty() {
             return;
@@ -300,18 +334,19 @@ impl RoomDoc {
             tracing::debug!(room = %self.room, error = %e, "awareness update ignored");
             return;
         }
-        self.fan_out(Message::Awareness(update), peer.conn, peer.hidden);
+        self.fan_out(
+            Message::Awareness(update),
+            peer.conn,
+            st.audience(peer.conn),
+        );
     }
 
     /// Forgets a closed connection: its awareness clients are removed for everyone.
     pub async fn disconnect(&self, peer: Peer) {
         let mut st = self.state.lock().await;
-        let mine: Vec<_> = st
-            .owners
-            .iter()
-            .filter(|(_, (c, _))| *c == peer.conn)
-            .map(|(id, _)| *id)
-            .collect();
+        let to = st.audience(peer.conn);
+        st.conns.remove(&peer.conn);
+        let mine = st.owned_by(&[peer.conn]);
         if mine.is_empty() {
             return;
         }
@@ -320,7 +355,51 @@ impl RoomDoc {
             st.awareness.remove_state(*id);
         }
         if let Ok(update) = st.awareness.update_with_clients(mine) {
-            self.fan_out(Message::Awareness(update), peer.conn, peer.hidden);
+            self.fan_out(Message::Awareness(update), peer.conn, to);
+        }
+    }
+
+    /// Hides from candidates the cursors of the page that gave its sockets the id `tab`,
+    /// opened through `link`, or shows them again: its interviewer went stealthy or came
+    /// back. Other pages of the same link keep theirs.
+    pub async fn set_hidden(&self, link: &str, tab: &str, hidden: bool) {
+        let mut st = self.state.lock().await;
+        let conns: Vec<u64> = st
+            .conns
+            .iter_mut()
+            .filter(|(_, j)| {
+                j.hidden != hidden
+                    && j.page
+                        .as_ref()
+                        .is_some_and(|(l, t)| l.as_str() == link && t.as_str() == tab)
+            })
+            .map(|(conn, j)| {
+                j.hidden = hidden;
+                *conn
+            })
+            .collect();
+        let mine = st.owned_by(&conns);
+        if mine.is_empty() {
+            return;
+        }
+        let Ok(mut update) = st.awareness.update_with_clients(mine) else {
+            return;
+        };
+        if hidden {
+            // A state announced null at the clock a client knows is dropped there.
+            for entry in update.clients.values_mut() {
+                entry.json = "null".into();
+            }
+            self.fan_out(Message::Awareness(update), 0, Audience::Candidates);
+        } else {
+            // Candidates dropped these states at their clock: one tick later brings them
+            // back. Everyone, the owner included, moves to the new clock.
+            for entry in update.clients.values_mut() {
+                entry.clock += 1;
+            }
+            if st.awareness.apply_update(update.clone()).is_ok() {
+                self.fan_out(Message::Awareness(update), 0, Audience::Everyone);
+            }
         }
     }
 
@@ -343,7 +422,7 @@ impl RoomDoc {
             self.fan_out(
                 Message::Sync(SyncMessage::Update(encoded.to_vec())),
                 0,
-                false,
+                Audience::Everyone,
             );
             self.stored(&mut st, seq).await?;
         }
@@ -364,14 +443,33 @@ impl RoomDoc {
     }
 }
 
+impl State {
+    /// Who may see what connection `conn` publishes.
+    fn audience(&self, conn: u64) -> Audience {
+        match self.conns.get(&conn) {
+            Some(j) if j.hidden => Audience::NotCandidates,
+            _ => Audience::Everyone,
+        }
+    }
+
+    /// The awareness clients the connections `conns` publish.
+    fn owned_by(&self, conns: &[u64]) -> Vec<yrs::block::ClientID> {
+        self.owners
+            .iter()
+            .filter(|(_, c)| conns.contains(c))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
 /// The awareness states `peer` may see: candidates do not see hidden participants.
 fn visible_states(st: &State, peer: Peer) -> Option<AwarenessUpdate> {
     let mut update = st.awareness.update().ok()?;
-    if peer.role == Role::Candidate {
-        update
-            .clients
-            .retain(|id, _| !st.owners.get(id).is_some_and(|(_, hidden)| *hidden));
-    }
+    update.clients.retain(|id, _| {
+        st.owners
+            .get(id)
+            .is_none_or(|c| st.audience(*c).includes(peer.role))
+    });
     (!update.clients.is_empty()).then_some(update)
 }
 
@@ -425,7 +523,6 @@ mod tests {
         let peer = Peer {
             conn: 1,
             role: Role::Candidate,
-            hidden: false,
         };
         // A client types 2.5 times the compaction threshold, one character per update.
         let client = Doc::new();

@@ -308,3 +308,12 @@ pub(crate) fn read_failure(e: &axum::Error) -> (u16, String) {
         (0, String::new())
     }
 }
+
+/// Whether `tab` may be a page's id (see [`protocol::ClientMessage::Hello`]): 1 to 64
+/// letters, digits, `-` or `_`.
+pub(crate) fn valid_tab(tab: &str) -> bool {
+    (1..=64).contains(&tab.len())
+        && tab
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

@@ -28,6 +28,11 @@ pub enum ClientMessage {
         /// Interviewers only: join hidden from the candidate.
         #[serde(default)]
         stealth: bool,
+        /// An id the page also gives its document socket (its `tab` parameter; 1 to 64
+        /// letters, digits, `-` or `_`): going stealthy hides that socket's cursors too,
+        /// without reconnecting it.
+        #[serde(default)]
+        tab: Option<String>,
     },
     /// Keystrokes for the shell (interviewers; candidates when the room allows).
     TermInput {

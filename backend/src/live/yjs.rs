@@ -10,7 +10,7 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 
-use super::docs::{DocError, Peer};
+use super::docs::{DocError, Joined, Peer};
 use crate::tokens::Role;
 use crate::App;
 
@@ -39,6 +39,9 @@ pub struct TokenQuery {
     pub token: Option<String>,
     /// `1`: an interviewer's presence hidden from the candidate (document socket).
     pub stealth: Option<String>,
+    /// An id the page gives its document socket and its room channel (`hello.tab`), so
+    /// going stealthy on the channel hides the page's cursors too (document socket).
+    pub tab: Option<String>,
 }
 
 /// Upgrades to the document socket of `room`.
@@ -51,8 +54,9 @@ pub async fn socket(
 ) -> Response {
     let stealth = q.stealth.as_deref() == Some("1");
     let token = q.token.unwrap_or_default();
+    let tab = q.tab.filter(|t| super::valid_tab(t));
     super::upgrade(&app.clone(), &headers, ws, move |socket| {
-        serve(app, room, token, stealth, socket)
+        serve(app, room, token, stealth, tab, socket)
     })
 }
 
@@ -66,17 +70,27 @@ pub async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) {
         .await;
 }
 
-async fn serve(app: App, room: String, token: String, stealth: bool, mut socket: WebSocket) {
+async fn serve(
+    app: App,
+    room: String,
+    token: String,
+    stealth: bool,
+    tab: Option<String>,
+    mut socket: WebSocket,
+) {
     let Some((admitted, hub, reg)) = super::enter(&app, &room, &token, &mut socket).await else {
         return;
     };
     let peer = Peer {
         conn: reg.id,
         role: admitted.role,
+    };
+    let joined = Joined {
         hidden: admitted.role == Role::Observer || (admitted.role == Role::Interviewer && stealth),
+        page: tab.map(|t| (admitted.link_id.clone(), t)),
     };
     let mut changes = hub.doc.subscribe();
-    let greeting = hub.doc.greeting(peer).await;
+    let greeting = hub.doc.join(peer, joined).await;
     let (mut tx, mut rx) = socket.split();
     if tx.send(Message::Binary(greeting.into())).await.is_err() {
         hub.doc.disconnect(peer).await;
@@ -92,7 +106,7 @@ async fn serve(app: App, room: String, token: String, stealth: bool, mut socket:
             _ = stop.cancelled() => break (close::GOING_AWAY, "the server is shutting down".into()),
             change = changes.recv() => match change {
                 Ok(m) => {
-                    if m.from == peer.conn || (m.hidden && peer.role == Role::Candidate) {
+                    if m.from == peer.conn || !m.to.includes(peer.role) {
                         continue;
                     }
                     if tx.send(Message::Binary(m.bytes.to_vec().into())).await.is_err() {

@@ -47,6 +47,8 @@ pub struct YClient {
     pub ws: Socket,
     pub doc: Doc,
     pub files: MapRef,
+    /// Awareness entries received, in order: (client id, clock, state JSON).
+    pub awareness: Vec<(yrs::block::ClientID, u32, String)>,
 }
 
 impl YClient {
@@ -55,7 +57,12 @@ impl YClient {
         let ws = open(url, None).await.unwrap();
         let doc = Doc::new();
         let files = doc.get_or_insert_map("files");
-        let mut c = YClient { ws, doc, files };
+        let mut c = YClient {
+            ws,
+            doc,
+            files,
+            awareness: Vec::new(),
+        };
         let sv = c.doc.transact().state_vector();
         c.send(&[Message::Sync(SyncMessage::SyncStep1(sv))]).await;
         // The server answers our step 1 with its step 2.
@@ -103,6 +110,11 @@ impl YClient {
                             .unwrap();
                         step2 = true;
                     }
+                    Message::Awareness(u) => {
+                        for (id, e) in u.clients {
+                            self.awareness.push((id, e.clock, e.json.to_string()));
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -110,6 +122,25 @@ impl YClient {
                 return;
             }
         }
+    }
+
+    /// Publishes this client's awareness state (cursor, name) at `clock`.
+    pub async fn publish(&mut self, clock: u32, json: &str) {
+        let entry = yrs::sync::awareness::AwarenessUpdateEntry {
+            clock,
+            json: json.into(),
+        };
+        let update = yrs::sync::AwarenessUpdate {
+            clients: [(self.doc.client_id(), entry)].into(),
+        };
+        self.send(&[Message::Awareness(update)]).await;
+    }
+
+    /// Whether an awareness entry of `client` at `clock` whose state contains `state` came.
+    pub fn saw(&self, client: yrs::block::ClientID, clock: u32, state: &str) -> bool {
+        self.awareness
+            .iter()
+            .any(|(id, c, json)| *id == client && *c == clock && json.contains(state))
     }
 
     /// Appends `text` to the file at `path` (creating it) and sends the change.
@@ -183,6 +214,16 @@ impl Chan {
         name: &str,
         stealth: bool,
     ) -> (Chan, backend::live::protocol::ServerMessage) {
+        Chan::join_page(url, name, stealth, None).await
+    }
+
+    /// [`Chan::join`] for a page that gives its sockets the id `tab`.
+    pub async fn join_page(
+        url: &str,
+        name: &str,
+        stealth: bool,
+        tab: Option<&str>,
+    ) -> (Chan, backend::live::protocol::ServerMessage) {
         let ws = open(url, None).await.unwrap();
         let mut c = Chan {
             ws,
@@ -192,6 +233,7 @@ impl Chan {
         c.send(&backend::live::protocol::ClientMessage::Hello {
             name: name.into(),
             stealth,
+            tab: tab.map(str::to_string),
         })
         .await;
         let welcome = c

@@ -34,7 +34,7 @@ export type ClientMessage =
 /**
  * Must come first: who is joining. Answered by [`ServerMessage::Welcome`].
  */
-{ type: "hello"; name: string; stealth?: boolean } | 
+{ type: "hello"; name: string; stealth?: boolean; tab?: string | null } | 
 /**
  * Keystrokes for the shell (interviewers; candidates when the room allows).
  */

@@ -58,13 +58,21 @@ export class RoomChannel {
   #downloads = new Map<string, (data: string) => void>();
   #url: string;
   #name: string;
-  #stealth: boolean;
+  #stealth = false;
+  #tab: string;
 
-  constructor(url: string, name: string, stealth = false) {
+  /** `tab`: the page's id, also given to its document socket. */
+  constructor(url: string, name: string, tab: string) {
     this.#url = url;
     this.#name = name;
-    this.#stealth = stealth;
+    this.#tab = tab;
     this.#connect();
+  }
+
+  /** Interviewers: hide from the candidate, or show again; kept across reconnects. */
+  setStealth(on: boolean) {
+    this.#stealth = on;
+    this.send({ type: 'stealth', on });
   }
 
   /** Where terminal output goes. */
@@ -121,6 +129,7 @@ export class RoomChannel {
           type: 'hello',
           name: this.#name,
           stealth: this.#stealth,
+          tab: this.#tab,
         } satisfies ClientMessage),
       );
     };
